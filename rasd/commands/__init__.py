@@ -1,0 +1,1 @@
+"""Subcommands of the ``rasd`` CLI that need no torch."""
