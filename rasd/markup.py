@@ -26,6 +26,7 @@ from rasd.text import split_sentences
 
 _MARK = re.compile(r"\[\[([A-Z]+):(.+?)\]\]|\{\{([A-Z_, ]*)\}\}")
 _META = re.compile(r"^#\s*([a-z_]+)\s*:\s*(.*)$")
+_HEADER = re.compile(r"^#(\s|$)")
 
 
 class MarkupError(ValueError):
@@ -36,7 +37,8 @@ def parse_markup(source: str, *, doc_id: str, origin: str = "<markup>") -> Docum
     """Parse one marked-up article into a :class:`Document` with exact offsets."""
     meta: dict[str, str] = {}
     lines = source.split("\n")
-    while lines and (lines[0].startswith("#") or not lines[0].strip()):
+    # Header: ``# key: value`` and ``# comment`` lines; a hashtag such as ``#عاجل`` is text.
+    while lines and (_HEADER.match(lines[0]) or not lines[0].strip()):
         m = _META.match(lines[0])
         if m:
             meta[m.group(1)] = m.group(2).strip()
@@ -109,13 +111,14 @@ def read_markup_file(path: str | Path) -> list[Document]:
 
 def to_markup(doc: Document) -> str:
     """Render a document back to markup (entities and sentence events inline)."""
-    inserts: list[tuple[int, int, str]] = []
+    inserts: list[tuple[int, float, str]] = []
     for s in doc.entities:
         inserts.append((s.start, 1, f"[[{s.label}:"))
         inserts.append((s.end, 0, "]]"))
     for sent in doc.sentences:
         if sent.events:
-            inserts.append((sent.end, -1, "{{" + ",".join(sent.events) + "}}"))
+            # After an entity closing at the sentence end, before one opening there.
+            inserts.append((sent.end, 0.5, "{{" + ",".join(sent.events) + "}}"))
     out, pos = [], 0
     for at, _, mark in sorted(inserts, key=lambda x: (x[0], x[1])):
         out.append(doc.text[pos:at])

@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 TERMINATORS = ".!?؟…"
 # Characters that may follow a terminator and still belong to the sentence.
@@ -65,6 +65,11 @@ def _split_line(text: str, lo: int, hi: int) -> list[tuple[int, int]]:
             k = j + 1
             while k < hi and text[k] in _CLOSERS:
                 k += 1
+            # Closing quotes right after the terminator end the quotation, boundary or not.
+            closed = text[j + 1 : k]
+            depth = max(0, depth - sum(c in "”»" for c in closed))
+            if '"' in closed:
+                in_ascii_quote = False
             boundary = k >= hi or text[k].isspace()
             if boundary and ch == "." and j == i and _is_abbreviation(text, i):
                 boundary = False
@@ -72,11 +77,6 @@ def _split_line(text: str, lo: int, hi: int) -> list[tuple[int, int]]:
                 # A quotation that continues after this terminator: keep going.
                 boundary = False
             if boundary:
-                # Closing quotes consumed after the terminator end the quotation.
-                closed = text[j + 1 : k]
-                depth = max(0, depth - sum(c in "”»" for c in closed))
-                if '"' in closed:
-                    in_ascii_quote = False
                 spans.append((start, k))
                 start = k
             i = k
@@ -145,13 +145,21 @@ class NormalizedText:
     text: str
     offsets: tuple[int, ...]
     original_length: int
+    original: str = field(default="", repr=False, compare=False)
 
     def to_original(self, start: int, end: int) -> tuple[int, int]:
-        """Map a normalised span ``[start, end)`` back to original offsets."""
+        """Map a normalised span ``[start, end)`` back to original offsets.
+
+        Diacritics removed right after the span's last character belong to it and are included.
+        """
         if start >= end:
             pos = self.offsets[start] if start < len(self.offsets) else self.original_length
             return pos, pos
-        return self.offsets[start], self.offsets[end - 1] + 1
+        stop = self.offsets[end - 1] + 1
+        limit = self.offsets[end] if end < len(self.offsets) else min(self.original_length, len(self.original))
+        while stop < limit and _DIACRITICS.match(self.original[stop]):
+            stop += 1
+        return self.offsets[start], stop
 
 
 def normalize(text: str, options: NormalizationOptions | None = None) -> NormalizedText:
@@ -188,7 +196,7 @@ def normalize(text: str, options: NormalizationOptions | None = None) -> Normali
             ch = " "
         chars.append(ch.translate(table) if table else ch)
         offsets.append(i)
-    return NormalizedText("".join(chars), tuple(offsets), len(text))
+    return NormalizedText("".join(chars), tuple(offsets), len(text), text)
 
 
 # --- proclitics --------------------------------------------------------------------------

@@ -1,0 +1,31 @@
+"""``rasd stats PATH...``: corpus counts, split by synthetic vs real text."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from rasd.corpus import CorpusError, load_documents
+from rasd.stats import corpus_stats, format_stats
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("stats", help="corpus statistics (entities per label, events per type)")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="JSONL files or directories")
+    p.add_argument("--json", action="store_true", help="machine-readable JSON output")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        docs = load_documents(args.paths)
+    except CorpusError as exc:
+        print(f"error: {exc} (run `rasd validate` for all problems)", file=sys.stderr)
+        return 1
+    stats = corpus_stats(docs)
+    if args.json:
+        print(json.dumps(stats, ensure_ascii=False, indent=2))
+    else:
+        print(format_stats(stats))
+    return 0

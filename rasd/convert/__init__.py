@@ -1,0 +1,1 @@
+"""Converters between the corpus JSONL format and CoNLL, Label Studio and markup files."""

@@ -1,0 +1,263 @@
+"""The two-head model (one encoder pass → token tags + sentence event types) and its folder format.
+
+The token side is a plain :class:`~transformers.AutoModelForTokenClassification`, saved
+so that ``AutoModelForTokenClassification.from_pretrained(MODEL_DIR)`` and
+``pipeline("token-classification", MODEL_DIR)`` work without rasd. The event head
+lives beside it in ``event_head.safetensors``; ``rasd.json`` holds what the tagger
+needs to rebuild the input view (labels, thresholds, normalisation, window size).
+
+Loading for inference::
+
+    loaded = RasdModel.from_pretrained("runs/arabert")   # LoadedModel(model, tokenizer, meta)
+    model, tokenizer, meta = loaded                       # it unpacks, too
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+from transformers import AutoModelForTokenClassification, AutoTokenizer, PretrainedConfig
+
+import rasd
+from rasd.schema import ENTITY_LABELS, EVENT_TYPES, bio_labels
+from rasd.text import NormalizationOptions
+
+logger = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+EVENT_HEAD_FILE = "event_head.safetensors"
+META_FILE = "rasd.json"
+
+
+@dataclass
+class RasdMeta:
+    """Contents of ``rasd.json`` (see docs/ARCHITECTURE.md)."""
+
+    entity_labels: list[str] = field(default_factory=lambda: list(ENTITY_LABELS))
+    event_types: list[str] = field(default_factory=lambda: list(EVENT_TYPES))
+    event_thresholds: dict[str, float] = field(default_factory=dict)
+    normalization: dict[str, bool] = field(default_factory=lambda: asdict(NormalizationOptions()))
+    max_length: int = 256
+    stride: int = 32
+    label_all_subwords: bool = True  # False: only a word's first sub-word prediction counts
+    event_head: dict[str, Any] = field(default_factory=lambda: {"hidden_size": None, "dropout": 0.1})
+    base_model: str = ""
+    training: dict[str, Any] = field(default_factory=dict)
+    format_version: int = FORMAT_VERSION
+    rasd_version: str = rasd.__version__
+
+    def normalization_options(self) -> NormalizationOptions:
+        known = NormalizationOptions.__dataclass_fields__
+        return NormalizationOptions(**{k: bool(v) for k, v in self.normalization.items() if k in known})
+
+    def thresholds(self) -> list[float]:
+        """Per event type decision threshold, in ``event_types`` order (0.5 when not tuned)."""
+        return [float(self.event_thresholds.get(t, 0.5)) for t in self.event_types]
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        order = ["format_version", "rasd_version", "entity_labels", "event_types", "event_thresholds"]
+        return {k: d[k] for k in order} | {k: v for k, v in d.items() if k not in order}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RasdMeta:
+        if int(data.get("format_version", FORMAT_VERSION)) > FORMAT_VERSION:
+            raise ValueError(f"rasd.json format_version {data['format_version']} is newer than this rasd supports")
+        known = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | Path) -> RasdMeta:
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+@dataclass
+class RasdOutput:
+    loss: torch.Tensor | None
+    token_logits: torch.Tensor  # [B, T, n_tags]
+    event_logits: torch.Tensor  # [S, n_events], S = sentences in the batch
+
+
+class EventHead(nn.Module):
+    """dropout → dense → GELU → dropout → linear over a pooled sentence vector."""
+
+    def __init__(self, input_size: int, n_events: int, hidden_size: int | None = None, dropout: float = 0.1):
+        super().__init__()
+        hidden_size = hidden_size or input_size
+        self.hidden_size, self.dropout_p = hidden_size, dropout
+        self.dropout = nn.Dropout(dropout)
+        self.dense = nn.Linear(input_size, hidden_size)
+        self.activation = nn.GELU()
+        self.out = nn.Linear(hidden_size, n_events)
+
+    def forward(self, pooled: torch.Tensor) -> torch.Tensor:
+        return self.out(self.dropout(self.activation(self.dense(self.dropout(pooled)))))
+
+
+def pool_sentences(hidden: torch.Tensor, sentence_ids: torch.Tensor, n_sentences: int | None = None) -> torch.Tensor:
+    """Mean of token states per sentence: ``hidden [B,T,H]``, ``sentence_ids [B,T]`` (-1 ignored) → ``[S,H]``."""
+    flat_ids = sentence_ids.reshape(-1)
+    flat = hidden.reshape(-1, hidden.size(-1))
+    keep = flat_ids >= 0
+    ids, states = flat_ids[keep], flat[keep]
+    n = n_sentences if n_sentences is not None else (int(ids.max()) + 1 if ids.numel() else 0)
+    sums = hidden.new_zeros(n, hidden.size(-1)).index_add_(0, ids, states)
+    counts = hidden.new_zeros(n).index_add_(0, ids, torch.ones_like(ids, dtype=hidden.dtype))
+    return sums / counts.clamp(min=1).unsqueeze(-1)
+
+
+class RasdModel(nn.Module):
+    """One encoder, two heads: ``token_model`` (IOB2 tags) and ``event_head`` (sentence event types)."""
+
+    def __init__(
+        self,
+        token_model: nn.Module,
+        event_types: list[str] | tuple[str, ...] = EVENT_TYPES,
+        event_hidden_size: int | None = None,
+        event_dropout: float = 0.1,
+        token_loss_weight: float = 1.0,
+        event_loss_weight: float = 1.0,
+    ):
+        super().__init__()
+        self.token_model = token_model
+        self.event_types = list(event_types)
+        hidden = token_model.config.hidden_size
+        self.event_head = EventHead(hidden, len(self.event_types), event_hidden_size, event_dropout)
+        self.token_loss_weight = token_loss_weight
+        self.event_loss_weight = event_loss_weight
+
+    @property
+    def config(self) -> PretrainedConfig:
+        return self.token_model.config
+
+    @staticmethod
+    def _label_kwargs(entity_labels: list[str] | tuple[str, ...]) -> dict[str, Any]:
+        tags = bio_labels(tuple(entity_labels))
+        return {
+            "num_labels": len(tags),
+            "id2label": dict(enumerate(tags)),
+            "label2id": {t: i for i, t in enumerate(tags)},
+        }
+
+    @classmethod
+    def from_base(
+        cls, name_or_path: str, entity_labels: list[str] | tuple[str, ...] = ENTITY_LABELS, **kwargs: Any
+    ) -> RasdModel:
+        """A fresh model on a pretrained encoder (hub id or local folder); heads randomly initialised."""
+        token_model = AutoModelForTokenClassification.from_pretrained(
+            name_or_path, **cls._label_kwargs(entity_labels), ignore_mismatched_sizes=True
+        )
+        return cls(token_model, **kwargs)
+
+    @classmethod
+    def from_config(
+        cls, config: PretrainedConfig, entity_labels: list[str] | tuple[str, ...] = ENTITY_LABELS, **kwargs: Any
+    ) -> RasdModel:
+        """A randomly initialised model from a transformers config (used for the tiny test model)."""
+        for key, value in cls._label_kwargs(entity_labels).items():
+            setattr(config, key, value)
+        return cls(AutoModelForTokenClassification.from_config(config), **kwargs)
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        sentence_ids: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        event_labels: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+    ) -> RasdOutput:
+        extra = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
+        out = self.token_model(
+            input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True, return_dict=True, **extra
+        )
+        n_sentences = event_labels.size(0) if event_labels is not None else None
+        pooled = pool_sentences(out.hidden_states[-1], sentence_ids, n_sentences)
+        event_logits = self.event_head(pooled)
+        loss = None
+        if labels is not None and self.token_loss_weight:
+            ce = nn.functional.cross_entropy(
+                out.logits.reshape(-1, out.logits.size(-1)).float(), labels.reshape(-1), ignore_index=-100
+            )
+            # All -100 (e.g. an event-only batch) gives NaN: count it as no token loss.
+            loss = self.token_loss_weight * torch.nan_to_num(ce)
+        if event_labels is not None and self.event_loss_weight and event_logits.numel():
+            bce = nn.functional.binary_cross_entropy_with_logits(event_logits.float(), event_labels.float())
+            loss = self.event_loss_weight * bce if loss is None else loss + self.event_loss_weight * bce
+        return RasdOutput(loss=loss, token_logits=out.logits, event_logits=event_logits)
+
+    def freeze_embeddings(self) -> int:
+        """Freeze the input embeddings (faster CPU steps, less forgetting); return frozen parameter count."""
+        emb = self.token_model.get_input_embeddings()
+        base = getattr(self.token_model, self.token_model.base_model_prefix, self.token_model)
+        modules = [getattr(base, "embeddings", None) or emb]
+        n = 0
+        for module in modules:
+            for p in module.parameters():
+                p.requires_grad_(False)
+                n += p.numel()
+        return n
+
+    def save_pretrained(self, save_directory: str | Path, tokenizer: Any = None, meta: RasdMeta | None = None) -> Path:
+        """Write the model folder of docs/ARCHITECTURE.md (token model, tokenizer, event head, rasd.json)."""
+        out = Path(save_directory)
+        out.mkdir(parents=True, exist_ok=True)
+        self.token_model.save_pretrained(out)
+        if tokenizer is not None:
+            tokenizer.save_pretrained(out)
+        state = {k: v.detach().contiguous().cpu() for k, v in self.event_head.state_dict().items()}
+        save_file(state, str(out / EVENT_HEAD_FILE))
+        meta = meta or RasdMeta()
+        meta.entity_labels = [t[2:] for t in self.config.id2label.values() if t.startswith("B-")]
+        meta.event_types = list(self.event_types)
+        meta.event_head = {"hidden_size": self.event_head.hidden_size, "dropout": self.event_head.dropout_p}
+        meta.save(out / META_FILE)
+        return out
+
+    @classmethod
+    def from_pretrained(cls, model_dir: str | Path, device: str | torch.device | None = None) -> LoadedModel:
+        """Load a saved folder → :class:`LoadedModel` (model in eval mode on ``device``, tokenizer, meta)."""
+        model_dir = Path(model_dir)
+        meta = RasdMeta.load(model_dir / META_FILE)
+        token_model = AutoModelForTokenClassification.from_pretrained(model_dir, dtype=torch.float32)
+        head = meta.event_head or {}
+        model = cls(
+            token_model,
+            event_types=meta.event_types,
+            event_hidden_size=head.get("hidden_size"),
+            event_dropout=float(head.get("dropout", 0.1)),
+        )
+        model.event_head.load_state_dict(load_file(str(model_dir / EVENT_HEAD_FILE)))
+        tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        model.eval()
+        if device is not None:
+            model.to(device)
+        return LoadedModel(model, tokenizer, meta)
+
+
+@dataclass
+class LoadedModel:
+    """What :meth:`RasdModel.from_pretrained` returns; unpacks as ``model, tokenizer, meta``."""
+
+    model: RasdModel
+    tokenizer: Any
+    meta: RasdMeta
+
+    def __iter__(self):
+        return iter((self.model, self.tokenizer, self.meta))
+
+
+def is_model_dir(path: str | Path) -> bool:
+    """Whether ``path`` is a saved rasd model folder."""
+    return (Path(path) / META_FILE).is_file() and (Path(path) / "config.json").is_file()
+

@@ -1,0 +1,45 @@
+"""Shared fixtures: a small hand-written corpus built from markup."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rasd.corpus import Document, write_jsonl
+from rasd.markup import parse_markup
+
+MARKUP = {
+    "syn-001": """# source: synthetic/wire
+# synthetic: true
+أعلنت [[ACTOR:وزارة الدفاع العراقية]] [[TIME:يوم الأحد]] أن [[WEAPON:صاروخين]] سقطا قرب [[SITE:قاعدة عين الأسد الجوية]] في [[LOCATION:محافظة الأنبار]].{{ATTACK}} وأضافت أن الهجوم لم يسفر عن إصابات.
+وقال المتحدث [[PERSON:يحيى رسول]] إن [[ACTOR:قوات الأمن]] فتحت تحقيقا.""",
+    "syn-002": """# source: synthetic/wire
+# synthetic: true
+أسقطت [[ACTOR:الدفاعات الجوية]] [[WEAPON:طائرة مسيرة]] فوق [[LOCATION:أربيل]] [[TIME:مساء الاثنين]].{{INTERCEPTION}} وتبنت [[ACTOR:المقاومة الإسلامية في العراق]] الهجوم في بيان.{{RESPONSIBILITY}}""",
+    "real-001": """# source: news/example
+# synthetic: false
+قتل 3 جنود وأصيب 5 آخرون في انفجار عبوة ناسفة استهدف دورية ل[[ACTOR:لقوات الأمريكية]] شمال شرق [[LOCATION:سوريا]].{{EXPLOSION,CASUALTIES}}
+وحذرت [[ACTOR:واشنطن]] من أنها سترد على أي هجوم جديد.{{THREAT}}""",
+    "real-002": """# source: news/example
+# synthetic: false
+التقى [[PERSON:أنتوني بلينكن]] رئيس الوزراء [[PERSON:محمد شياع السوداني]] في [[LOCATION:بغداد]] [[TIME:أوائل فبراير]] وبحثا انسحاب [[ACTOR:قوات التحالف]].{{DIPLOMACY,DEPLOYMENT}}""",
+}
+
+
+def build_corpus() -> list[Document]:
+    return [parse_markup(src, doc_id=doc_id) for doc_id, src in MARKUP.items()]
+
+
+@pytest.fixture
+def corpus() -> list[Document]:
+    """Four documents (two synthetic, two real) with entities of every label and events."""
+    return build_corpus()
+
+
+@pytest.fixture
+def corpus_path(tmp_path: Path, corpus: list[Document]) -> Path:
+    """The fixture corpus written as one JSONL file."""
+    path = tmp_path / "corpus.jsonl"
+    write_jsonl(corpus, path)
+    return path

@@ -1,0 +1,126 @@
+"""rasd.text: sentence splitter, normalisation offset map, proclitic rule."""
+
+from __future__ import annotations
+
+import pytest
+
+from rasd.text import NormalizationOptions, is_arabic, normalize, proclitic_length, split_sentences
+
+
+def sentences(text: str) -> list[str]:
+    return [text[s:e] for s, e in split_sentences(text)]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("قال المسؤول. وأضاف: «لن نرد. أبدا».\nعاجل", ["قال المسؤول.", "وأضاف: «لن نرد. أبدا».", "عاجل"]),
+        ("ارتفع بنسبة 3.5 في المئة. ثم توقف", ["ارتفع بنسبة 3.5 في المئة.", "ثم توقف"]),
+        ("رقم ١٫٥ مليون. ثم", ["رقم ١٫٥ مليون.", "ثم"]),
+        ("قالت U.S. إن الهجوم فشل. وأكد د. محمد ذلك.", ["قالت U.S. إن الهجوم فشل.", "وأكد د. محمد ذلك."]),
+        ("Dr. Smith met Gen. Jones. Then left.", ["Dr. Smith met Gen. Jones.", "Then left."]),
+        ("زوروا www.example.com للمزيد. شكرا", ["زوروا www.example.com للمزيد.", "شكرا"]),
+        ("هل انتهى؟ نعم!! انتهى...", ["هل انتهى؟", "نعم!!", "انتهى..."]),
+        ("عاجل… التفاصيل لاحقا", ["عاجل…", "التفاصيل لاحقا"]),
+        ('قال "لن نتراجع. أبدا" ثم غادر. انتهى', ['قال "لن نتراجع. أبدا" ثم غادر.', "انتهى"]),
+        ("قال «لن نتراجع. وسنرد» ثم غادر. انتهى", ["قال «لن نتراجع. وسنرد» ثم غادر.", "انتهى"]),
+        # an unclosed quotation does not swallow the rest of the line
+        ("قال «لن نتراجع. وسنرد ثم غادر. انتهى", ["قال «لن نتراجع.", "وسنرد ثم غادر.", "انتهى"]),
+        # a quote closed right after the terminator ends the quotation (regression)
+        ('قال "لن نتراجع." ثم "سنرد." انتهى', ['قال "لن نتراجع."', 'ثم "سنرد."', "انتهى"]),
+        ("قال «لن نتراجع.» ثم «سنرد.» انتهى", ["قال «لن نتراجع.»", "ثم «سنرد.»", "انتهى"]),
+        ("في عام 300 ق.م. بنيت المدينة. ثم", ["في عام 300 ق.م. بنيت المدينة.", "ثم"]),
+        ("قال (أ ف ب). ثم", ["قال (أ ف ب).", "ثم"]),
+        ("سطر أول\r\nسطر ثان\u2029ثالث", ["سطر أول", "سطر ثان", "ثالث"]),
+        ("  مسافة  في البداية.   ", ["مسافة  في البداية."]),
+        ("انتهى.«بداية» جديدة", ["انتهى.«بداية» جديدة"]),
+        ("", []),
+        ("\n \n", []),
+    ],
+)
+def test_split_sentences(text, expected):
+    assert sentences(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "قال المسؤول. وأضاف: «لن نرد. أبدا».\nعاجل",
+        " أ. ب؟ ج!\n\n  د… ه",
+        "a.b. c? «d. e» f.\r\ng",
+        "...!!! ؟؟",
+    ],
+)
+def test_split_sentences_cover_every_non_space_character(text):
+    spans = split_sentences(text)
+    covered = set()
+    prev_end = 0
+    for s, e in spans:
+        assert prev_end <= s < e and not text[s].isspace() and not text[e - 1].isspace()
+        covered.update(range(s, e))
+        prev_end = e
+    assert all(i in covered for i, ch in enumerate(text) if not ch.isspace())
+
+
+def test_normalize_default_offsets():
+    raw = "الـقُوّاتُ ١٢٣\u200bأ"
+    n = normalize(raw)
+    assert n.text == "القوات 123أ"
+    assert len(n.offsets) == len(n.text)
+    for i, ch in enumerate(n.text):
+        if ch.isdigit():
+            assert raw[n.offsets[i]] in "١٢٣"
+        else:
+            assert raw[n.offsets[i]] == ch
+    # the final damma belongs to the word's last letter
+    assert n.to_original(0, 6) == (0, 10)
+    assert raw[slice(*n.to_original(7, 10))] == "١٢٣"
+    assert n.to_original(len(n.text), len(n.text)) == (len(raw), len(raw))
+    assert n.to_original(2, 2) == (3, 3)
+
+
+def test_normalize_optional_unifications_keep_length():
+    raw = "إلى القاعدة أآ"
+    n = normalize(raw, NormalizationOptions(unify_alef=True, unify_yeh=True, unify_teh_marbuta=True))
+    assert n.text == "الي القاعده اا"
+    assert n.offsets == tuple(range(len(raw)))
+
+
+def test_normalize_kept_diacritics_are_not_extended():
+    n = normalize("القواتُ", NormalizationOptions(strip_diacritics=False))
+    assert n.text == "القواتُ" and n.to_original(0, 6) == (0, 6)
+
+
+def test_normalize_control_characters_become_spaces():
+    n = normalize("a\x00b\tc")
+    assert n.text == "a b\tc" and n.offsets == (0, 1, 2, 3, 4)
+
+
+@pytest.mark.parametrize(
+    ("word", "n"),
+    [
+        ("والقوات", 1),
+        ("فالجيش", 1),
+        ("بالعراق", 1),
+        ("كالقوات", 1),
+        ("وبالقاعدة", 2),
+        ("للقوات", 1),  # لل: only the preposition leaves → «لقوات»
+        ("للبنان", 1),
+        ("وللأمم", 2),
+        ("فللقوات", 2),
+        ("بغداد", 0),  # a bare initial letter is part of the word
+        ("واشنطن", 0),
+        ("القوات", 0),
+        ("الله", 0),
+        ("لله", 0),
+        ("وال", 0),
+        ("والي", 0),  # too short after the clitic to be sure
+        ("", 0),
+    ],
+)
+def test_proclitic_length(word, n):
+    assert proclitic_length(word) == n
+
+
+def test_is_arabic():
+    assert is_arabic("US قوات") and not is_arabic("U.S. 2024")

@@ -1,0 +1,1 @@
+"""Training: config, alignment, dataset, augmentation, splits, metrics, trainer and model card."""

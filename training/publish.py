@@ -1,0 +1,286 @@
+"""``rasd publish``: stage a saved model folder and upload it to the Hugging Face Hub.
+
+Staging copies exactly what is uploaded into one folder: safetensors weights,
+``config.json``, tokenizer files, ``event_head.safetensors``, ``rasd.json`` (the
+label schema), ``training_config.yaml``, ``metrics.json`` and ``README.md`` (the
+model card rendered for the repo id). ``--dry-run OUTDIR`` stops there.
+
+Every failure the user can fix (not logged in, offline, no write access, bad
+repo id, a folder without safetensors weights) becomes a :class:`PublishError`
+with one sentence; the command prints it and exits with status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import logging
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+REQUIRED_FILES = ("config.json", "rasd.json", "event_head.safetensors")
+OPTIONAL_FILES = ("training_config.yaml", "metrics.json")
+WEIGHT_PATTERNS = ("model.safetensors", "model-*-of-*.safetensors", "model.safetensors.index.json")
+TOKENIZER_PATTERNS = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "vocab.txt",
+    "vocab.json",
+    "merges.txt",
+    "*.model",  # sentencepiece (spiece.model, sentencepiece.bpe.model)
+)
+PICKLE_WEIGHTS = ("pytorch_model.bin", "pytorch_model-*-of-*.bin", "event_head.bin", "event_head.pt")
+CARD_NAME = "README.md"
+
+
+class PublishError(Exception):
+    """A failure explained in one sentence (shown without a traceback)."""
+
+
+NOT_LOGGED_IN = (
+    "Not logged in to the Hugging Face Hub: run `hf auth login` (or huggingface_hub.notebook_login() "
+    "in a notebook), set HF_TOKEN, or pass --token."
+)
+OFFLINE = "Cannot publish in offline mode: unset HF_HUB_OFFLINE and try again."
+
+
+def _matching(model_dir: Path, patterns: tuple[str, ...]) -> list[Path]:
+    return sorted(p for p in model_dir.iterdir() if p.is_file() and any(fnmatch.fnmatch(p.name, pat) for pat in patterns))
+
+
+def files_to_upload(model_dir: str | Path) -> list[Path]:
+    """The files of ``model_dir`` that belong on the Hub (the model card excluded: it is re-rendered).
+
+    Raises :class:`PublishError` when the folder is not a complete rasd model with safetensors weights.
+    """
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        raise PublishError(f"Model folder {model_dir} does not exist.")
+    weights = _matching(model_dir, WEIGHT_PATTERNS)
+    pickles = _matching(model_dir, PICKLE_WEIGHTS)
+    if not any(p.suffix == ".safetensors" for p in weights):
+        if pickles:
+            raise PublishError(
+                f"{model_dir} has only PyTorch .bin weights; re-save the model with safetensors "
+                "(save_pretrained(..., safe_serialization=True)) before publishing."
+            )
+        raise PublishError(f"{model_dir} has no model weights (model.safetensors); is it a trained rasd model folder?")
+    missing = [name for name in REQUIRED_FILES if not (model_dir / name).is_file()]
+    if missing:
+        if "event_head.safetensors" in missing and pickles:
+            raise PublishError(f"{model_dir} has the event head only as a pickle; re-save it as event_head.safetensors.")
+        raise PublishError(f"{model_dir} is not a complete rasd model folder: missing {', '.join(missing)}.")
+    tokenizer = _matching(model_dir, TOKENIZER_PATTERNS)
+    if not any(p.name in {"tokenizer.json", "tokenizer_config.json"} for p in tokenizer):
+        raise PublishError(f"{model_dir} has no tokenizer files (tokenizer.json / tokenizer_config.json).")
+    optional = [model_dir / n for n in OPTIONAL_FILES if (model_dir / n).is_file()]
+    required = [model_dir / n for n in REQUIRED_FILES]
+    return sorted(set(weights + required + tokenizer + optional), key=lambda p: p.name)
+
+
+def validate_repo_id(repo_id: str) -> str:
+    """Return ``repo_id`` when it is a valid ``ORG/NAME`` (or ``NAME``) model id, else raise :class:`PublishError`."""
+    from huggingface_hub.utils import HFValidationError
+    from huggingface_hub.utils import validate_repo_id as hub_validate
+
+    try:
+        hub_validate(repo_id)
+    except HFValidationError:
+        raise PublishError(
+            f"Invalid repo id {repo_id!r}: use ORG/NAME with letters, digits, '-', '_' or '.' "
+            "(at most 96 characters, no '--' or '..')."
+        ) from None
+    return repo_id
+
+
+def stage(model_dir: str | Path, out_dir: str | Path, repo_id: str) -> list[Path]:
+    """Copy the uploadable files of ``model_dir`` into ``out_dir`` and render the card for ``repo_id``.
+
+    ``out_dir`` must not exist or be empty. Returns the staged files, sorted by name.
+    """
+    from training.card import facts_from_model_dir, render_model_card
+
+    model_dir, out_dir = Path(model_dir), Path(out_dir)
+    validate_repo_id(repo_id)
+    files = files_to_upload(model_dir)
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        raise PublishError(f"Staging folder {out_dir} already exists and is not empty; choose a new folder.")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for src in files:
+        shutil.copy2(src, out_dir / src.name)
+    card = render_model_card(facts_from_model_dir(model_dir, model_id=repo_id))
+    (out_dir / CARD_NAME).write_text(card, encoding="utf-8")
+    staged = sorted(out_dir.iterdir(), key=lambda p: p.name)
+    logger.info("staged %d files for %s in %s", len(staged), repo_id, out_dir)
+    return staged
+
+
+def _is_network_error(exc: BaseException) -> bool:
+    """Connection/timeout failures, whichever HTTP client the installed huggingface_hub uses."""
+    if isinstance(exc, ConnectionError | TimeoutError):
+        return True
+    return any(
+        cls.__name__ in {"TransportError", "RequestError", "ConnectError", "ConnectionError", "Timeout"}
+        and cls.__module__.split(".")[0] in {"httpx", "httpx2", "requests", "urllib3"}
+        for cls in type(exc).__mro__
+    )
+
+
+def explain(exc: BaseException, repo_id: str) -> PublishError | None:
+    """One-sentence :class:`PublishError` for a Hub failure the user can act on, ``None`` otherwise."""
+    from huggingface_hub.errors import (
+        HfHubHTTPError,
+        HFValidationError,
+        LocalTokenNotFoundError,
+        OfflineModeIsEnabled,
+        RepositoryNotFoundError,
+    )
+
+    if isinstance(exc, PublishError):
+        return exc
+    if isinstance(exc, LocalTokenNotFoundError):
+        return PublishError(NOT_LOGGED_IN)
+    if isinstance(exc, OfflineModeIsEnabled):
+        return PublishError(OFFLINE)
+    if isinstance(exc, HFValidationError):
+        return validate_error(repo_id)
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    if isinstance(exc, HfHubHTTPError) and status in (401, 403) or isinstance(exc, RepositoryNotFoundError):
+        if status == 401:
+            return PublishError(
+                f"The Hub rejected your token for {repo_id} (401): log in again with `hf auth login` or pass a valid --token."
+            )
+        return PublishError(
+            f"You have no write access to {repo_id}: the namespace belongs to another user or organisation "
+            "you are not a member of, or your token is read-only."
+        )
+    if isinstance(exc, HfHubHTTPError):
+        detail = (getattr(exc, "server_message", None) or "").strip().splitlines()
+        reason = f": {detail[0]}" if detail else ""
+        return PublishError(f"The Hub refused the upload to {repo_id} (HTTP {status}){reason}.")
+    if _is_network_error(exc):
+        return PublishError("Cannot reach the Hugging Face Hub: check your network connection (or HF_ENDPOINT) and try again.")
+    return None
+
+
+def validate_error(repo_id: str) -> PublishError:
+    try:
+        validate_repo_id(repo_id)
+    except PublishError as err:
+        return err
+    return PublishError(f"The Hub rejected the repo id {repo_id!r}.")
+
+
+def _offline() -> bool:
+    from huggingface_hub import constants
+
+    flag = os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in {"1", "ON", "YES", "TRUE"}
+    return flag or constants.is_offline_mode()
+
+
+def publish(
+    model_dir: str | Path,
+    repo_id: str,
+    *,
+    private: bool = False,
+    revision: str | None = None,
+    commit_message: str | None = None,
+    token: str | None = None,
+) -> Any:
+    """Stage ``model_dir`` and upload it to ``repo_id`` (created if missing); return the hub's ``CommitInfo``.
+
+    Raises :class:`PublishError` with one sentence for every failure the user can fix.
+    """
+    from huggingface_hub import HfApi, get_token
+
+    validate_repo_id(repo_id)
+    files_to_upload(model_dir)  # refuse early, before any network call
+    if _offline():
+        raise PublishError(OFFLINE)
+    token = token or get_token()
+    if not token:
+        raise PublishError(NOT_LOGGED_IN)
+    api = HfApi(token=token)
+    message = commit_message or f"Upload rasd model from {Path(model_dir).name}"
+    with tempfile.TemporaryDirectory(prefix="rasd-publish-") as tmp:
+        staged_dir = Path(tmp) / "model"
+        stage(model_dir, staged_dir, repo_id)
+        try:
+            url = api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
+            logger.info("repository %s ready", url)
+            if revision and revision != "main":
+                api.create_branch(repo_id, branch=revision, repo_type="model", exist_ok=True)
+            info = api.upload_folder(
+                repo_id=repo_id,
+                folder_path=staged_dir,
+                repo_type="model",
+                revision=revision,
+                commit_message=message,
+            )
+        except Exception as exc:
+            err = explain(exc, repo_id)
+            if err is None:
+                raise
+            raise err from exc
+    logger.info("published %s to %s", model_dir, getattr(info, "commit_url", repo_id))
+    return info
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def add_publish_parser(sub: Any) -> argparse.ArgumentParser:
+    """Register ``rasd publish`` on the ``rasd`` subparsers."""
+    p = sub.add_parser(
+        "publish",
+        help="upload a trained model folder (weights, tokenizer, schema, rendered card) to the Hugging Face Hub",
+        description="Stage a model folder (safetensors weights, config, tokenizer, rasd.json, metrics, "
+        "training config, rendered model card) and upload it to the Hugging Face Hub.",
+    )
+    p.add_argument("--model", required=True, type=Path, help="trained model folder (from rasd train)")
+    p.add_argument("--repo-id", required=True, help="Hub repository, ORG/NAME")
+    p.add_argument("--private", action="store_true", help="create the repository as private")
+    p.add_argument("--revision", default=None, help="branch to push to (created if missing; default main)")
+    p.add_argument("--commit-message", default=None, help="commit message")
+    p.add_argument("--token", default=None, help="Hub token (default: the logged-in token or HF_TOKEN)")
+    p.add_argument(
+        "--dry-run",
+        metavar="OUTDIR",
+        type=Path,
+        default=None,
+        help="only write the staged folder to OUTDIR and list its files; upload nothing",
+    )
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of ``rasd publish``; returns the exit status."""
+    try:
+        if args.dry_run is not None:
+            staged = stage(args.model, args.dry_run, args.repo_id)
+            print(f"Staged {len(staged)} files for {args.repo_id} in {args.dry_run} (nothing uploaded):")
+            for path in staged:
+                print(f"  {path.name}\t{path.stat().st_size} bytes")
+            return 0
+        info = publish(
+            args.model,
+            args.repo_id,
+            private=args.private,
+            revision=args.revision,
+            commit_message=args.commit_message,
+            token=args.token,
+        )
+    except PublishError as err:
+        print(f"rasd publish: error: {err}", file=sys.stderr)
+        return 1
+    print(f"Published {args.model} to https://huggingface.co/{args.repo_id} ({getattr(info, 'commit_url', '')})")
+    return 0
