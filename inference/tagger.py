@@ -1,0 +1,242 @@
+"""The :class:`Tagger`: a saved rasd model folder (or hub id) → tagged articles.
+
+>>> from inference import Tagger                                  # doctest: +SKIP
+>>> tagger = Tagger.from_pretrained("runs/arabert")                # doctest: +SKIP
+>>> doc = tagger("سقطت صواريخ على قاعدة عين الأسد.")               # doctest: +SKIP
+>>> [(e.start, e.end, e.label, e.text) for e in doc.entities]      # doctest: +SKIP
+[(5, 11, 'WEAPON', 'صواريخ'), (16, 31, 'SITE', 'قاعدة عين الأسد')]
+>>> [(s.start, s.end, s.labels) for s in doc.sentences]            # doctest: +SKIP
+[(0, 32, ['ATTACK'])]
+
+Long articles are never truncated: each article is cut into sentence-aligned
+windows (:func:`rasd.windows.encode_document`), windows of all articles in a
+call are sorted by length and batched, and predictions are decoded back onto
+the caller's original string (:mod:`inference.decode`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.nn.utils.rnn import pad_sequence
+from tqdm.auto import tqdm
+
+from rasd.modeling import RasdMeta, RasdModel
+from rasd.text import is_arabic, split_sentences
+from rasd.windows import Window, encode_document
+
+from .decode import (
+    TokenPrediction,
+    article_events,
+    decode_entities,
+    first_subword_tags,
+    sentence_events,
+    sigmoid,
+    window_tokens,
+)
+from .records import derive_records
+from .types import TaggedDocument, TaggedSentence
+
+logger = logging.getLogger(__name__)
+
+
+def default_device() -> str:
+    """``cuda`` when a GPU is visible, else ``cpu``."""
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def resolve_model_dir(
+    path_or_hub_id: str | Path, revision: str | None = None, token: str | bool | None = None
+) -> Path:
+    """A local folder as is; otherwise a Hugging Face hub id downloaded (or found in the cache) by
+    :func:`huggingface_hub.snapshot_download` — which works offline from the cache with ``HF_HUB_OFFLINE=1``."""
+    path = Path(path_or_hub_id).expanduser()
+    if path.is_dir():
+        return path
+    name = str(path_or_hub_id)
+    if path.exists() or name.startswith((".", "/", "~")) or name.count("/") > 1:
+        raise FileNotFoundError(f"no model folder at {name!r}")
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(repo_id=name, revision=revision, token=token))
+    except Exception as exc:  # noqa: BLE001 - re-raised with the path the user typed
+        raise FileNotFoundError(
+            f"{name!r} is neither a model folder nor a reachable hub model: {exc}"
+        ) from exc
+
+
+@dataclass
+class _Doc:
+    """Work state of one article during a call."""
+
+    id: str
+    text: str
+    extra: dict[str, Any]
+    sentences: list[tuple[int, int]] = field(default_factory=list)
+    tokens: list[TokenPrediction] = field(default_factory=list)
+    event_probs: dict[int, np.ndarray] = field(default_factory=dict)
+
+
+def _coerce(item: Any, index: int) -> tuple[str | None, str, dict[str, Any]]:
+    """``(id or None, text, extra fields)`` of one input (a string or a mapping with ``text``)."""
+    if isinstance(item, str):
+        return None, item, {}
+    if isinstance(item, dict):
+        text = item.get("text")
+        if not isinstance(text, str):
+            raise TypeError(f"input {index}: 'text' must be a string, got {type(text).__name__}")
+        doc_id = item.get("id")
+        extra = {k: v for k, v in item.items() if k not in ("id", "text")}
+        return (None if doc_id is None else str(doc_id)), text, extra
+    raise TypeError(f"input {index}: expected a string or a dict with 'text', got {type(item).__name__}")
+
+
+class Tagger:
+    """Entities, sentence events, article events and event records for Arabic news articles."""
+
+    group_size: int = 512  # articles whose windows are sorted and batched together
+
+    def __init__(
+        self, model: RasdModel, tokenizer: Any, meta: RasdMeta, device: str | torch.device | None = None
+    ):
+        self.device = torch.device(device or default_device())
+        self.model = model.to(self.device).eval()
+        self.tokenizer = tokenizer
+        self.meta = meta
+        self.normalization = meta.normalization_options()
+        self.id2label = {int(k): v for k, v in model.config.id2label.items()}
+        self.event_types = list(meta.event_types)
+        self.thresholds = dict(zip(self.event_types, meta.thresholds(), strict=True))
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        path_or_hub_id: str | Path,
+        device: str | torch.device | None = None,
+        revision: str | None = None,
+        token: str | bool | None = None,
+    ) -> Tagger:
+        """Load a saved model folder or hub id (``device`` defaults to cuda when available, else cpu)."""
+        model_dir = resolve_model_dir(path_or_hub_id, revision=revision, token=token)
+        device = device or default_device()
+        model, tokenizer, meta = RasdModel.from_pretrained(model_dir, device=device)
+        logger.info("loaded rasd model from %s on %s", model_dir, device)
+        return cls(model, tokenizer, meta, device)
+
+    def __call__(
+        self, inputs: Any, batch_size: int = 32, show_progress_bar: bool = True
+    ) -> TaggedDocument | list[TaggedDocument]:
+        """Tag one string (→ :class:`TaggedDocument`) or many (list of strings, of dicts with
+        ``text`` and optional ``id``, or a ``datasets.Dataset``) (→ list, in input order).
+
+        Empty, whitespace-only and non-Arabic texts give empty results; non-strings raise ``TypeError``.
+        """
+        if isinstance(inputs, str):
+            return self.tag([inputs], batch_size=batch_size, show_progress_bar=False)[0]
+        if (
+            inputs is None
+            or isinstance(inputs, (bytes, bytearray, int, float, dict))
+            or not isinstance(inputs, Iterable)
+        ):
+            raise TypeError(
+                "Tagger expects a string, a list of strings, a list of dicts with 'text', or a datasets.Dataset; "
+                f"got {type(inputs).__name__}"
+            )
+        return self.tag(list(inputs), batch_size=batch_size, show_progress_bar=show_progress_bar)
+
+    predict = __call__
+
+    def tag(
+        self, items: Sequence[Any], batch_size: int = 32, show_progress_bar: bool = False
+    ) -> list[TaggedDocument]:
+        """Tag a sequence of strings or dicts (see :meth:`__call__`).
+
+        Articles are processed in groups of :attr:`group_size` (windows sorted by length
+        within a group), so memory stays bounded however many articles are passed.
+        """
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        docs: list[_Doc] = []
+        for i, item in enumerate(items):
+            doc_id, text, extra = _coerce(item, i)
+            docs.append(_Doc(doc_id if doc_id is not None else str(i), text, extra))
+        results: list[TaggedDocument] = []
+        with tqdm(total=0, unit=" windows", desc="tagging", disable=not show_progress_bar) as bar:
+            for lo in range(0, len(docs), self.group_size):
+                group = docs[lo : lo + self.group_size]
+                self._tag_group(group, batch_size, bar)
+                results += [self._finish(doc) for doc in group]
+        return results
+
+    def _tag_group(self, docs: list[_Doc], batch_size: int, bar: Any) -> None:
+        windows: list[tuple[int, Window]] = []
+        for d, doc in enumerate(docs):
+            if not doc.text.strip() or not is_arabic(doc.text):
+                continue
+            doc.sentences = split_sentences(doc.text)
+            encoded = encode_document(
+                self.tokenizer,
+                doc.text,
+                doc.sentences,
+                self.meta.max_length,
+                self.normalization,
+                self.meta.stride,
+            )
+            windows += [(d, w) for w in encoded]
+        windows.sort(key=lambda dw: len(dw[1]), reverse=True)
+        bar.total += len(windows)
+        bar.refresh()
+        for lo in range(0, len(windows), batch_size):
+            batch = windows[lo : lo + batch_size]
+            self._run_batch(docs, batch, lo)
+            bar.update(len(batch))
+
+    @torch.inference_mode()
+    def _run_batch(self, docs: list[_Doc], batch: list[tuple[int, Window]], first: int) -> None:
+        """One forward pass over windows of possibly different articles; results go to each article."""
+        enc = self.tokenizer.pad({"input_ids": [w.input_ids for _, w in batch]}, return_tensors="pt")
+        # Sentence ids are per window, as in training: a sentence cut into chunks is pooled per chunk.
+        keys: dict[tuple[int, int], int] = {}  # (batch row, sentence) → batch-global sentence id
+        rows = []
+        for k, (_, w) in enumerate(batch):
+            rows.append(
+                torch.tensor([-1 if s < 0 else keys.setdefault((k, s), len(keys)) for s in w.sentence_index])
+            )
+        side = getattr(self.tokenizer, "padding_side", "right")
+        sentence_ids = pad_sequence(rows, batch_first=True, padding_value=-1, padding_side=side)
+        out = self.model(
+            input_ids=enc["input_ids"].to(self.device),
+            attention_mask=enc["attention_mask"].to(self.device),
+            sentence_ids=sentence_ids.to(self.device),
+        )
+        token_logits = out.token_logits.float().cpu().numpy()
+        event_probs = sigmoid(out.event_logits.float().cpu().numpy().astype(np.float64))
+        width = token_logits.shape[1]
+        for k, (d, w) in enumerate(batch):
+            logits = token_logits[k, width - len(w) :] if side == "left" else token_logits[k, : len(w)]
+            docs[d].tokens += window_tokens(
+                w.offsets, w.sentence_index, logits, self.id2label, w.owned, first + k, w.word_ids
+            )
+        for (k, s), row in keys.items():
+            # A sentence split into chunks is seen by several windows: keep each type's highest probability.
+            d = batch[k][0]
+            prev = docs[d].event_probs.get(s)
+            docs[d].event_probs[s] = event_probs[row] if prev is None else np.maximum(prev, event_probs[row])
+
+    def _finish(self, doc: _Doc) -> TaggedDocument:
+        tokens = doc.tokens if self.meta.label_all_subwords else first_subword_tags(doc.tokens)
+        entities = decode_entities(doc.text, tokens)
+        sentences = [
+            TaggedSentence(s, e, sentence_events(doc.event_probs.get(i), self.event_types, self.thresholds))
+            for i, (s, e) in enumerate(doc.sentences)
+        ]
+        events = article_events([s.events for s in sentences], self.event_types)
+        records = derive_records(doc.id, doc.text, entities, sentences)
+        return TaggedDocument(doc.id, doc.text, entities, sentences, events, records, doc.extra)
