@@ -1,7 +1,8 @@
-"""Inference subcommands of the ``rasd`` CLI: ``tag`` (and, later, ``export``).
+"""Inference subcommands of the ``rasd`` CLI: ``tag`` and ``export`` (:mod:`inference.onnx`).
 
 ``rasd tag --model M --input PATH --output OUT.jsonl [--records OUT.csv] [--batch-size N]
-[--device D] [--resume] [--max-chars N]`` exits 0 when every article was tagged, 2 when
+[--device D] [--resume] [--max-chars N] [--backend torch|onnx] [--quantize int8] [--num-threads N]
+[--token-budget N]`` exits 0 when every article was tagged, 2 when
 some inputs failed (they are listed in ``OUT.errors.jsonl``), 1 when the job could not run.
 """
 
@@ -48,6 +49,19 @@ def add_tag_parser(subparsers: Any) -> None:
         help="skip inputs with a longer field (default 1,000,000)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--backend",
+        choices=["torch", "onnx"],
+        default="torch",
+        help="torch (default) or onnx (a folder from `rasd export onnx`; onnxruntime on CPU)",
+    )
+    p.add_argument("--quantize", choices=["int8"], help="dynamic int8 weights (CPU; torch or onnx backend)")
+    p.add_argument("--num-threads", type=_positive, help="intra-op CPU threads (default: library default)")
+    p.add_argument(
+        "--token-budget",
+        type=_positive,
+        help="padded tokens per forward pass (length-sorted batches) instead of --batch-size windows",
+    )
     p.set_defaults(func=run_tag)
 
 
@@ -62,7 +76,15 @@ def run_tag(args: argparse.Namespace) -> int:
             logger.error("%s", exc)
             return 1
     try:
-        tagger = Tagger.from_pretrained(args.model, device=args.device, revision=args.revision)
+        tagger = Tagger.from_pretrained(
+            args.model,
+            device=args.device,
+            revision=args.revision,
+            backend=args.backend,
+            quantize=args.quantize,
+            num_threads=args.num_threads,
+            token_budget=args.token_budget,
+        )
     except Exception as exc:  # noqa: BLE001 - a bad folder, hub id or device: one clear line, exit 1
         logger.error(
             "cannot load model %s on %s: %s: %s", args.model, args.device or "auto", type(exc).__name__, exc

@@ -1,0 +1,176 @@
+"""Config, model, collator, and end-to-end tiny training → save → reload → evaluate."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from rasd.modeling import RasdModel, pool_sentences  # noqa: E402
+from rasd.schema import EVENT_TYPES, bio_labels  # noqa: E402
+from training.config import ConfigError, load_config  # noqa: E402
+from training.dataset import RasdCollator, WindowDataset, encode_documents  # noqa: E402
+from training.tiny import build_tiny_model  # noqa: E402
+
+FAST = [
+    "model.tiny.vocab_size=300",
+    "model.tiny.hidden_size=32",
+    "data.max_length=48",
+    "data.stride=8",
+    "training.batch_size=4",
+    "training.encoder_lr=1e-3",
+    "training.head_lr=1e-3",
+]
+
+
+# --- config -----------------------------------------------------------------------------
+
+
+def test_config_yaml_and_overrides(tmp_path: Path):
+    path = tmp_path / "c.yaml"
+    path.write_text("model: {base_model: tiny}\ndata: {train_files: [a.jsonl], max_length: 64}\ntraining: {epochs: 2}\n")
+    cfg = load_config(path, ["training.epochs=5", "data.augment.enabled=true", "data.normalization.unify_alef=yes",
+                             "data.train_files=x.jsonl,y.jsonl", "training.encoder_lr=2e-5", "model.base_model=1.0"])
+    assert cfg.training.epochs == 5.0 and isinstance(cfg.training.epochs, float)
+    assert cfg.data.max_length == 64 and cfg.data.train_files == ["x.jsonl", "y.jsonl"]
+    assert cfg.data.augment.enabled is True and cfg.data.normalization.unify_alef is True
+    assert cfg.training.encoder_lr == pytest.approx(2e-5)
+    assert cfg.model.base_model == "1.0"  # strings stay verbatim
+    # The resolved config round-trips through YAML.
+    again = tmp_path / "again.yaml"
+    again.write_text(cfg.to_yaml())
+    assert load_config(again) == cfg
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("training.epoch=3", "did you mean training.epochs"),
+        ("trainin.epochs=3", "did you mean training"),
+        ("training.epochs=abc", "cannot read 'abc' as float"),
+        ("training.batch_size=2.5", "as int"),
+        ("model.freeze_embeddings=maybe", "as bool"),
+        ("data=3", "is a section"),
+        ("training.mixed_precision=fp8", "no, fp16 or bf16"),
+        ("epochs", "not key=value"),
+    ],
+)
+def test_config_errors(override: str, message: str):
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, [override])
+
+
+def test_shipped_configs_load():
+    for path in sorted(Path(__file__).resolve().parents[1].joinpath("configs").glob("*.yaml")):
+        cfg = load_config(path)
+        assert cfg.data.max_length > 0, path
+
+
+# --- model and batching -------------------------------------------------------------------
+
+
+def test_pool_sentences_means_tokens():
+    hidden = torch.tensor([[[1.0], [3.0], [5.0], [0.0]], [[2.0], [4.0], [9.0], [9.0]]])
+    ids = torch.tensor([[-1, 0, 1, -1], [2, 2, -1, -1]])
+    assert pool_sentences(hidden, ids).squeeze(-1).tolist() == [3.0, 5.0, 3.0]
+
+
+def test_collator_renumbers_sentences(corpus):
+    model, tok = build_tiny_model(corpus, vocab_size=300, hidden=32)
+    enc = encode_documents(corpus, tok, model.config.label2id, max_length=48, stride=8)
+    data = WindowDataset(enc, EVENT_TYPES)
+    feats = [data[i] for i in range(3)]
+    batch = RasdCollator(tok, len(EVENT_TYPES))(feats)
+    n = sum(len(f["event_labels"]) for f in feats)
+    assert batch["event_labels"].shape == (n, len(EVENT_TYPES))
+    ids = batch["sentence_ids"]
+    assert sorted(set(ids[ids >= 0].tolist())) == list(range(n))
+    assert (ids[batch["attention_mask"] == 0] == -1).all() and (batch["labels"][batch["attention_mask"] == 0] == -100).all()
+    out = model(**batch)
+    assert out.token_logits.shape[:2] == batch["input_ids"].shape and out.token_logits.shape[2] == len(bio_labels())
+    assert out.event_logits.shape == (n, len(EVENT_TYPES)) and out.loss.item() > 0
+    out.loss.backward()
+    assert model.event_head.out.weight.grad is not None
+
+
+# --- end to end -------------------------------------------------------------------------
+
+
+def test_tiny_training_save_reload_identical(tmp_path: Path, corpus):
+    from transformers import AutoModelForTokenClassification
+
+    from training.evaluate import evaluate_documents, predict_encoded
+    from training.trainer import train
+
+    cfg = load_config(None, [*FAST, f"training.output_dir={tmp_path / 'm'}", "training.epochs=3", "training.seed=7"])
+    result = train(cfg, corpus[:3], dev_docs=corpus[3:], test_docs=corpus[3:])
+    out = result.output_dir
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "event_head.safetensors", "rasd.json",
+                 "metrics.json", "training_config.yaml"):
+        assert (out / name).is_file(), name
+    meta = json.loads((out / "rasd.json").read_text())
+    assert meta["event_types"] == list(EVENT_TYPES) and set(meta["event_thresholds"]) == set(EVENT_TYPES)
+    assert meta["training"]["data"]["documents"] == 3 and meta["training"]["data"]["label_counts"]["ACTOR"] >= 1
+    assert set(json.loads((out / "metrics.json").read_text())) == {"dev", "test"}
+    assert load_config(out / "training_config.yaml") == cfg
+
+    # The saved folder reloads to the same function.
+    loaded = RasdModel.from_pretrained(out)
+    model, tok, meta_obj = loaded
+    enc = encode_documents(corpus, tok, model.config.label2id, meta_obj.max_length, meta_obj.stride)
+    batch = RasdCollator(tok, len(EVENT_TYPES))(WindowDataset(enc, EVENT_TYPES).features)
+    with torch.no_grad():
+        a = model(**batch)
+        again, _, _ = RasdModel.from_pretrained(out)
+        b = again(**batch)
+    assert torch.equal(a.token_logits, b.token_logits) and torch.equal(a.event_logits, b.event_logits)
+    p1 = predict_encoded(model, tok, enc)
+    p2 = predict_encoded(again, tok, enc)
+    assert [p.tags for p in p1] == [p.tags for p in p2]
+    # The token side is a plain transformers model.
+    plain = AutoModelForTokenClassification.from_pretrained(out).eval()
+    with torch.no_grad():
+        logits = plain(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    assert torch.allclose(logits, a.token_logits, atol=1e-5)
+    assert plain.config.id2label[1] == "B-ACTOR"
+    metrics = evaluate_documents(model, tok, meta_obj, corpus)
+    assert metrics["documents"] == 4 and 0.0 <= metrics["entities"]["micro"]["f1"] <= 1.0
+
+
+def test_tiny_learns_the_fixture(tmp_path: Path, corpus):
+    """Enough steps on four documents to fit them: the pipeline actually learns."""
+    from training.evaluate import evaluate_documents
+    from training.trainer import train
+
+    cfg = load_config(None, [*FAST, f"training.output_dir={tmp_path / 'fit'}", "training.epochs=60",
+                             "training.warmup_ratio=0", "data.dev_fraction=0", "training.batch_size=2",
+                             "model.tiny.hidden_size=64", "training.encoder_lr=3e-3", "training.head_lr=3e-3"])
+    result = train(cfg, corpus, dev_docs=[])
+    model, tok, meta = RasdModel.from_pretrained(result.output_dir)
+    metrics = evaluate_documents(model, tok, meta, corpus)
+    assert metrics["entities"]["micro"]["f1"] > 0.8
+    assert metrics["events"]["micro"]["f1"] > 0.8
+
+
+def test_cli_train_evaluate_and_cv(tmp_path: Path, corpus_path: Path, capsys):
+    from rasd.cli import main
+
+    config = tmp_path / "c.yaml"
+    config.write_text(f"data: {{train_files: ['{corpus_path}'], dev_fraction: 0.25}}\ntraining: {{epochs: 1}}\n")
+    out = tmp_path / "cli-model"
+    assert main(["train", "--config", str(config), "--output", str(out), *FAST]) == 0
+    assert (out / "rasd.json").is_file()
+    assert main(["evaluate", "--model", str(out), "--data", str(corpus_path), "--output", str(tmp_path / "m.json")]) == 0
+    printed = capsys.readouterr().out
+    assert "Entities (exact character spans)" in printed and "micro" in printed
+    assert json.loads((tmp_path / "m.json").read_text())["documents"] == 4
+    assert main(["train", "--config", str(config), "training.epoch=1"]) == 2  # unknown key: clear error
+    assert "did you mean training.epochs" in capsys.readouterr().err
+    cv_out = tmp_path / "cv"
+    assert main(["train", "--config", str(config), "--output", str(cv_out), "--cv", "2", *FAST]) == 0
+    cv = json.loads((cv_out / "cv_metrics.json").read_text())
+    assert cv["k"] == 2 and len(cv["folds"]) == 2 and "entity_f1" in cv["summary"]
+    assert "± " in capsys.readouterr().out

@@ -1,0 +1,85 @@
+"""``rasd train`` and ``rasd evaluate`` (and ``rasd publish``, registered from training.publish)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+
+def add_parser(sub: Any) -> None:
+    """Register the training subcommands on the ``rasd`` subparsers."""
+    p = sub.add_parser(
+        "train",
+        help="train a model (entities + sentence events) from a YAML config",
+        description="Train from a YAML config; key=value arguments override it (dotted keys, "
+        "e.g. training.epochs=3 data.max_length=128).",
+    )
+    p.add_argument("--config", required=True, help="YAML config, e.g. configs/tiny.yaml")
+    p.add_argument("--base-model", default=None, help="override model.base_model (hub id or local folder)")
+    p.add_argument("--output", default=None, help="override training.output_dir")
+    p.add_argument("--cv", type=int, default=0, metavar="K", help="k-fold cross-validation by document instead")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
+    p.set_defaults(func=run_train)
+
+    e = sub.add_parser("evaluate", help="score a trained model on annotated JSONL", description="Score a model folder on corpus files.")
+    e.add_argument("--model", required=True, help="trained model folder")
+    e.add_argument("--data", required=True, nargs="+", help="corpus JSONL files or directories")
+    e.add_argument("--output", default=None, help="write all metrics as JSON here")
+    e.add_argument("--batch-size", type=int, default=32, help="windows per batch")
+    e.set_defaults(func=run_evaluate)
+
+    # Publishing lives in its own module; registered here so `rasd publish` sits with train/evaluate.
+    try:
+        from training.publish import add_publish_parser
+    except ImportError:
+        return
+    add_publish_parser(sub)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from training.config import ConfigError, load_config
+
+    overrides = list(args.overrides)
+    if args.base_model:
+        overrides.append(f"model.base_model={args.base_model}")
+    if args.output:
+        overrides.append(f"training.output_dir={args.output}")
+    try:
+        cfg = load_config(args.config, overrides)
+    except ConfigError as exc:
+        print(f"rasd train: error: {exc}", file=sys.stderr)
+        return 2
+    logging.getLogger().setLevel(cfg.training.log_level.upper())
+    if args.cv:
+        from training.cv import cross_validate, format_cv
+
+        print(format_cv(cross_validate(cfg, args.cv)))
+        return 0
+    from training.evaluate import format_table
+    from training.trainer import train
+
+    result = train(cfg)
+    for split, metrics in result.metrics.items():
+        print(f"== {split} ==\n{format_table(metrics)}\n")
+    print(f"model saved to {result.output_dir} ({result.facts['training_time_s']:.0f} s)")
+    return 0
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from rasd.corpus import CorpusError
+    from training.evaluate import format_table
+    from training.evaluate import run_evaluate as evaluate
+
+    try:
+        metrics = evaluate(args.model, args.data, args.output, args.batch_size)
+    except (CorpusError, OSError) as exc:
+        print(f"rasd evaluate: error: {exc}", file=sys.stderr)
+        return 1
+    print(format_table(metrics))
+    if args.output:
+        print(f"\nmetrics written to {args.output}")
+    return 0
