@@ -52,7 +52,7 @@ def main(argv: list[str]) -> int:
                         bad += 1
                     events[e] += 1
             if expect is not None and d.text != expect:
-                i = next((k for k, (a, b) in enumerate(zip(d.text, expect)) if a != b), min(len(d.text), len(expect)))
+                i = next((k for k, (a, b) in enumerate(zip(d.text, expect, strict=False)) if a != b), min(len(d.text), len(expect)))
                 print(f"ERROR {f}: text differs from expected at char {i}: got {d.text[i-20:i+20]!r} want {expect[i-20:i+20]!r}")
                 bad += 1
     print(f"documents {ndocs}  sentences {nsents}")

@@ -43,3 +43,29 @@ def corpus_path(tmp_path: Path, corpus: list[Document]) -> Path:
     path = tmp_path / "corpus.jsonl"
     write_jsonl(corpus, path)
     return path
+
+
+def train_tiny(out, corpus_file):
+    """A tiny model trained for a few steps by the real trainer, with dev and test metrics
+    (the trainer also writes its model card); shared by the card and publish tests."""
+    from pathlib import Path
+
+    from training.config import load_config
+    from training.trainer import train
+
+    config = load_config(
+        None,
+        [
+            f"data.train_files={corpus_file}",
+            f"data.test_files={corpus_file}",
+            "data.dev_fraction=0.25",
+            "data.max_length=64",
+            "model.tiny.vocab_size=300",
+            "model.tiny.hidden_size=32",
+            "model.tiny.num_layers=1",
+            "training.max_steps=4",
+            "training.batch_size=4",
+            f"training.output_dir={out}",
+        ],
+    )
+    return Path(train(config).output_dir)

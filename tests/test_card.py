@@ -36,31 +36,14 @@ SECTIONS = [
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny model trained for a few steps by the real trainer, with dev and test metrics."""
-    from conftest import build_corpus
+    from conftest import build_corpus, train_tiny
 
     from rasd.corpus import write_jsonl
-    from training.config import load_config
-    from training.trainer import train
 
     root = tmp_path_factory.mktemp("card")
     corpus_file = root / "corpus.jsonl"
     write_jsonl(build_corpus(), corpus_file)
-    config = load_config(
-        None,
-        [
-            f"data.train_files={corpus_file}",
-            f"data.test_files={corpus_file}",
-            "data.dev_fraction=0.25",
-            "data.max_length=64",
-            "model.tiny.vocab_size=300",
-            "model.tiny.hidden_size=32",
-            "model.tiny.num_layers=1",
-            "training.max_steps=4",
-            "training.batch_size=4",
-            f"training.output_dir={root / 'model'}",
-        ],
-    )
-    return Path(train(config).output_dir)
+    return train_tiny(root / "model", corpus_file)
 
 
 def _splits(metrics: dict) -> dict[str, dict]:

@@ -33,26 +33,9 @@ SAMPLES = [
 
 
 def _train_tiny(out: Path, corpus_file: Path) -> Path:
-    """A tiny model trained for a few steps by the real trainer (README.md written by it)."""
-    from training.config import load_config
-    from training.trainer import train
+    from conftest import train_tiny
 
-    config = load_config(
-        None,
-        [
-            f"data.train_files={corpus_file}",
-            f"data.test_files={corpus_file}",
-            "data.dev_fraction=0.25",
-            "data.max_length=64",
-            "model.tiny.vocab_size=300",
-            "model.tiny.hidden_size=32",
-            "model.tiny.num_layers=1",
-            "training.max_steps=4",
-            "training.batch_size=4",
-            f"training.output_dir={out}",
-        ],
-    )
-    return Path(train(config).output_dir)
+    return train_tiny(out, corpus_file)
 
 
 @pytest.fixture(scope="module")

@@ -35,7 +35,9 @@ TAGS = ["token-classification", "ner", "arabic", "event-extraction", "conflict",
 EVAL_DATASET_TYPE = "rasd-annotations"
 EVAL_DATASET_NAME = "rasd annotated Arabic conflict news"
 GUIDELINES_PATH = "annotations/GUIDELINES.md"
-VERSION_PACKAGES = ("torch", "transformers", "datasets", "accelerate", "tokenizers", "huggingface_hub", "rasd")
+VERSION_PACKAGES = (
+    "torch", "transformers", "datasets", "accelerate", "tokenizers", "seqeval", "huggingface_hub", "rasd",
+)
 
 INTENDED_USE = [
     "Turning Arabic news reports about armed conflict into structured data: who (actors, named "

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import importlib.metadata
 import json
 import logging
 import math
@@ -43,7 +42,6 @@ from training.tiny import build_tiny_model
 
 logger = logging.getLogger(__name__)
 
-VERSION_PACKAGES = ("torch", "transformers", "accelerate", "tokenizers", "datasets", "seqeval", "rasd")
 
 
 @dataclass
@@ -54,13 +52,10 @@ class TrainResult:
 
 
 def library_versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for name in VERSION_PACKAGES:
-        try:
-            out[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return out
+    """Versions recorded in rasd.json (one definition, shared with the model card)."""
+    from training.card import installed_versions
+
+    return installed_versions()
 
 
 def hardware(accelerator: Accelerator) -> dict[str, Any]:
