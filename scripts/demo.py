@@ -40,7 +40,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"1/3 training {args.config} on {ROOT / 'annotations'} → {args.output}", flush=True)
     result = train(cfg)
     dev = result.metrics.get("dev", {}) if isinstance(result.metrics, dict) else {}
-    print(f"    dev metrics: { {k: v for k, v in dev.items() if not isinstance(v, dict)} }")
+    if dev:
+        print(
+            f"    dev: entity exact-span micro-F1 {dev['entities']['micro']['f1']:.3f}, "
+            f"sentence event micro-F1 {dev['events']['micro']['f1']:.3f} ({dev['documents']} documents)"
+        )
 
     print("2/3 tagging the seed articles", flush=True)
     seeds = load_documents(ROOT / "annotations" / "seeds.jsonl")
