@@ -315,7 +315,7 @@ def test_tagger_loads_by_hub_id_from_offline_cache(model_dir: Path, tmp_path: Pa
     for text in SAMPLES:
         assert by_id(text).to_dict() == local(text).to_dict()
     with pytest.raises(FileNotFoundError):
-        Tagger.from_pretrained("rasd-org/not-in-cache", device="cpu")
+        Tagger.from_pretrained(REPO.replace("/", "/not-in-cache-"), device="cpu")  # offline cache miss
 
 
 # ----------------------------------------------------------------------------- Colab notebook

@@ -276,9 +276,11 @@ def test_from_pretrained_local_folder_and_offline_hub_cache(tiny, tmp_path, monk
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", True)
     monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(cache))
-    from_hub = Tagger.from_pretrained("rasd/tiny", device="cpu")
+    # Hub ids resolved from the hand-built local cache above (offline mode), never the network.
+    cached_id, missing_id = "rasd/tiny", "rasd/not-cached"
+    from_hub = Tagger.from_pretrained(cached_id, device="cpu")
     assert from_hub(TEXTS[1]).to_dict() == direct.to_dict()
     with pytest.raises(FileNotFoundError):
-        Tagger.from_pretrained("rasd/not-cached", device="cpu")
+        Tagger.from_pretrained(missing_id, device="cpu")
     with pytest.raises(FileNotFoundError):
         Tagger.from_pretrained(str(tmp_path / "missing"), device="cpu")
