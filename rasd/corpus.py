@@ -148,12 +148,12 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, Document | RecordError]]
                 yield lineno, RecordError(str(path), lineno, str(exc), doc_id)
 
 
-def corpus_files(paths: Iterable[str | Path]) -> list[Path]:
-    """Expand files and directories (``*.jsonl`` inside, sorted) into a file list."""
+def corpus_files(paths: Iterable[str | Path], pattern: str = "*.jsonl") -> list[Path]:
+    """Expand files and directories (``pattern`` inside, sorted) into a file list."""
     files: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            files.extend(sorted(p.glob("*.jsonl")))
+            files.extend(sorted(p.glob(pattern)))
         elif p.exists():
             files.append(p)
         else:

@@ -5,21 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from rasd.corpus import Document
+from rasd.corpus import CorpusError, Document, corpus_files
 from rasd.markup import MarkupError, read_markup_file
 
 
 def markup_files(paths: Iterable[str | Path]) -> list[Path]:
     """Expand files and directories (``*.txt`` inside, sorted)."""
-    files: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            files.extend(sorted(p.glob("*.txt")))
-        elif p.is_file():
-            files.append(p)
-        else:
-            raise MarkupError(f"{p}: no such file or directory")
-    return files
+    try:
+        return corpus_files(paths, pattern="*.txt")
+    except CorpusError as exc:
+        raise MarkupError(f"{exc.path}: no such file or directory") from None
 
 
 def markup_to_documents(paths: Iterable[str | Path]) -> list[Document]:
