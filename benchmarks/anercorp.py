@@ -10,14 +10,15 @@ published ones, the same base model, epochs, max_length, batch size, encoder lea
 rate and seed, and both are scored the same way: seqeval strict IOB2 over the test
 words (rasd's character spans are projected back onto the words).
 
-    python benchmarks/anercorp.py --base-model /path/to/encoder [--epochs 2]
-    python benchmarks/anercorp.py --base-model PATH --max-train-sentences 200 --epochs 1   # smoke run
+    python benchmarks/anercorp.py --base-model /path/to/encoder --data-dir /path/to/anercorp [--epochs 2]
+    python benchmarks/anercorp.py --base-model PATH --data-dir DIR --max-train-sentences 200 --epochs 1  # smoke run
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,17 +53,23 @@ REPO = Path(__file__).resolve().parents[1]
 @dataclass
 class BenchmarkArguments:
     base_model: str = field(metadata={"help": "encoder for both recipes: hub id or local folder"})
-    data_dir: str = field(default="/work/shared/data/anercorp", metadata={"help": "folder with train.txt/test.txt"})
+    data_dir: str = field(
+        default_factory=lambda: os.environ.get("ANERCORP_DIR", ""),
+        metadata={"help": "folder with the CAMeL Lab split's train.txt/test.txt (default: $ANERCORP_DIR)"},
+    )
     config: str = field(default=str(REPO / "configs/anercorp.yaml"), metadata={"help": "rasd config"})
     output_dir: str = field(default="runs/bench-anercorp", metadata={"help": "where models and results go"})
     epochs: float = field(default=2, metadata={"help": "training epochs (both)"})
     max_length: int = field(default=128, metadata={"help": "tokens per input (both)"})
     batch_size: int = field(default=16, metadata={"help": "batch size (both)"})
-    learning_rate: float = field(default=5e-5, metadata={"help": "encoder learning rate (both)"})
+    learning_rate: float = field(default=1e-4, metadata={"help": "encoder learning rate (both)"})
     freeze_embeddings: bool = field(default=True, metadata={"help": "freeze input embeddings (both; faster on CPU)"})
     max_train_sentences: int = field(default=0, metadata={"help": "use only the first N train sentences (0 = all)"})
     max_test_sentences: int = field(default=0, metadata={"help": "use only the first N test sentences (0 = all)"})
     only: str = field(default="", metadata={"help": "run only 'hf' or 'rasd'"})
+    rasd_override: list[str] = field(
+        default_factory=list, metadata={"help": "extra key=value overrides for rasd's config (ablations)"}
+    )
     seed: int = field(default=42, metadata={"help": "seed (both)"})
 
 
@@ -199,6 +206,7 @@ def run_rasd(args: BenchmarkArguments, train_s, test_s) -> tuple[dict, float]:
             f"training.encoder_lr={args.learning_rate}",
             f"training.seed={args.seed}",
             f"training.output_dir={Path(args.output_dir) / 'rasd'}",
+            *args.rasd_override,
         ],
     )
     train_docs = [to_document(i, w, t) for i, (w, t) in enumerate(train_s)]
@@ -221,7 +229,8 @@ def run_rasd(args: BenchmarkArguments, train_s, test_s) -> tuple[dict, float]:
 def main(argv: list[str] | None = None) -> dict:
     (args,) = HfArgumentParser(BenchmarkArguments).parse_args_into_dataclasses(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    torch.set_num_threads(max(1, torch.get_num_threads()))
+    if not args.data_dir or not (Path(args.data_dir) / "train.txt").is_file():
+        raise SystemExit(f"no ANERcorp train.txt in {args.data_dir!r}: pass --data-dir or set ANERCORP_DIR")
     train_s = read_conll(Path(args.data_dir) / "train.txt")
     test_s = read_conll(Path(args.data_dir) / "test.txt")
     if args.max_train_sentences:

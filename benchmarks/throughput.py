@@ -42,6 +42,7 @@ PATHS = {
     "rasd-budget": "+ token-budget batches (length-sorted) instead of a fixed batch size",
     "rasd-threads": "+ torch.set_num_threads(--threads)",
     "rasd-int8": "+ torch dynamic int8 (quantize='int8')",
+    "rasd-bf16": "+ bfloat16 weights and activations (dtype='bf16'; native on AVX512-BF16/AMX CPUs)",
     "rasd-onnx": "onnxruntime fp32 (rasd export onnx)",
     "rasd-onnx-int8": "onnxruntime dynamic int8 (rasd export onnx --quantize int8)",
 }
@@ -120,8 +121,6 @@ def _baseline(args: argparse.Namespace, articles: list[dict[str, str]]):
 
 
 def _rasd(args: argparse.Namespace, path: str, articles: list[dict[str, str]]):
-    import torch
-
     from inference.tagger import Tagger
 
     kw: dict = {"device": args.device}
@@ -131,6 +130,8 @@ def _rasd(args: argparse.Namespace, path: str, articles: list[dict[str, str]]):
         kw["num_threads"] = args.threads
     if path == "rasd-int8":
         kw["quantize"] = "int8"
+    if path == "rasd-bf16" or (args.dtype == "bf16" and path in ("rasd", "rasd-budget", "rasd-threads")):
+        kw["dtype"] = "bf16"
     if path.startswith("rasd-onnx"):
         kw = {
             "backend": "onnx",
@@ -139,8 +140,6 @@ def _rasd(args: argparse.Namespace, path: str, articles: list[dict[str, str]]):
         }
     model = args.onnx_dir if path.startswith("rasd-onnx") else args.model
     tagger = Tagger.from_pretrained(model, **kw)
-    if args.dtype == "bf16" and not path.startswith("rasd-onnx"):
-        tagger.model.to(torch.bfloat16)
 
     def run(items: list[dict[str, str]]):
         docs = tagger.tag(items, batch_size=args.batch_size)

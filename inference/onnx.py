@@ -11,7 +11,11 @@ sentences per batch is data dependent. The ONNX folder holds everything the
       model.int8.onnx          # optional: dynamic int8 (onnxruntime.quantization), --quantize int8
       config.json  tokenizer files  event_head.safetensors  rasd.json
 
-``rasd export onnx --model DIR --output DIR_ONNX [--quantize int8]`` writes it;
+The fp32 graph is passed through onnxruntime's transformer optimiser (fused attention,
+skip-LayerNorm, bias-GELU, embedding-LayerNorm) unless ``optimize=False``; the int8 graph
+is quantised from the fused one.
+
+``rasd export onnx --model DIR --output DIR_ONNX [--quantize int8] [--no-optimize]`` writes it;
 ``Tagger.from_pretrained(DIR_ONNX, backend="onnx", quantize=None|"int8")`` runs it.
 """
 
@@ -72,9 +76,23 @@ def is_onnx_dir(path: str | Path) -> bool:
     return (p / ONNX_FILE).is_file() and (p / META_FILE).is_file()
 
 
+def optimize_onnx(path: str | Path, num_heads: int, hidden_size: int) -> dict[str, int]:
+    """Rewrite ``path`` in place with onnxruntime's BERT fusions; returns the fused operator counts.
+
+    Architectures the optimiser does not recognise keep their plain ops (no fusion, no harm).
+    """
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    # opt_level 1: fusions only; onnxruntime applies its own level-2+ rewrites when it loads the file.
+    model = optimize_model(str(path), model_type="bert", num_heads=num_heads, hidden_size=hidden_size, opt_level=1)
+    model.save_model_to_file(str(path))
+    return {k: v for k, v in model.get_fused_operator_statistics().items() if v}
+
+
 def quantize_onnx(src: str | Path, dst: str | Path) -> Path:
     """Dynamic int8 quantisation of an ONNX graph (per-channel int8 weights, activations quantised
-    on the fly). The feed-forward output MatMuls stay fp32 (see :func:`inference.tagger.quantize_int8`)."""
+    on the fly): MatMuls and fused Attention. The feed-forward output MatMuls stay fp32 (see
+    :func:`inference.tagger.quantize_int8`)."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -88,17 +106,25 @@ def quantize_onnx(src: str | Path, dst: str | Path) -> Path:
         str(src),
         str(dst),
         weight_type=QuantType.QInt8,
-        op_types_to_quantize=["MatMul"],
+        op_types_to_quantize=["MatMul", "Attention"],
         per_channel=True,
         nodes_to_exclude=keep,
+        # Fused contrib ops (Attention, SkipLayerNormalization) defeat ONNX shape inference.
+        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
     )
     return Path(dst)
 
 
 def export_onnx(
-    model_dir: str | Path, output_dir: str | Path, quantize: str | None = None, opset: int = DEFAULT_OPSET
+    model_dir: str | Path,
+    output_dir: str | Path,
+    quantize: str | None = None,
+    opset: int = DEFAULT_OPSET,
+    optimize: bool = True,
 ) -> Path:
     """Export a saved rasd folder to an ONNX folder (see the module docstring); returns ``output_dir``."""
+    if quantize not in (None, "int8"):
+        raise ValueError(f"quantize must be None or 'int8', got {quantize!r}")
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     model, tokenizer, meta = RasdModel.from_pretrained(model_dir, device="cpu")
@@ -128,11 +154,13 @@ def export_onnx(
     shutil.copyfile(Path(model_dir) / EVENT_HEAD_FILE, out / EVENT_HEAD_FILE)
     meta.save(out / META_FILE)
     logger.info("wrote %s", out / ONNX_FILE)
+    if optimize:
+        cfg = token_model.config
+        fused = optimize_onnx(out / ONNX_FILE, cfg.num_attention_heads, cfg.hidden_size)
+        logger.info("fused: %s", ", ".join(f"{k} {v}" for k, v in fused.items()) or "nothing")
     if quantize == "int8":
         quantize_onnx(out / ONNX_FILE, out / ONNX_INT8_FILE)
         logger.info("wrote %s", out / ONNX_INT8_FILE)
-    elif quantize is not None:
-        raise ValueError(f"quantize must be None or 'int8', got {quantize!r}")
     return out
 
 
@@ -202,7 +230,7 @@ class OnnxRasdModel:
 
 
 def add_export_parser(subparsers: Any) -> None:
-    """Register ``rasd export onnx --model DIR --output DIR_ONNX [--quantize int8] [--opset N]``."""
+    """Register ``rasd export onnx --model DIR --output DIR_ONNX [--quantize int8] [--no-optimize] [--opset N]``."""
     p = subparsers.add_parser(
         "export",
         help="export a model folder for fast inference (onnx)",
@@ -212,13 +240,19 @@ def add_export_parser(subparsers: Any) -> None:
     p.add_argument("--model", required=True, help="saved rasd model folder")
     p.add_argument("--output", required=True, help="output folder (loadable with `rasd tag --backend onnx`)")
     p.add_argument("--quantize", choices=["int8"], help="also write a dynamic int8 graph (model.int8.onnx)")
+    p.add_argument(
+        "--no-optimize",
+        dest="optimize",
+        action="store_false",
+        help="skip onnxruntime's transformer fusions (plain exported ops)",
+    )
     p.add_argument("--opset", type=int, default=DEFAULT_OPSET, help=f"ONNX opset (default {DEFAULT_OPSET})")
     p.set_defaults(func=run_export)
 
 
 def run_export(args: argparse.Namespace) -> int:
     try:
-        out = export_onnx(args.model, args.output, quantize=args.quantize, opset=args.opset)
+        out = export_onnx(args.model, args.output, quantize=args.quantize, opset=args.opset, optimize=args.optimize)
     except Exception as exc:  # noqa: BLE001 - one clear line, exit 1
         logger.error("export failed: %s: %s", type(exc).__name__, exc)
         return 1

@@ -20,6 +20,8 @@ Fast paths (see benchmarks/README.md for measured gains):
 * ``quantize="int8"``: dynamic int8 quantisation (per-channel) of the encoder's linear layers
   except the feed-forward output projections (torch backend: ``torch.ao.quantization.quantize_dynamic``, CPU only; onnx backend:
   the ``model.int8.onnx`` graph written by ``rasd export onnx --quantize int8``).
+* ``dtype="bf16"``: bfloat16 weights and activations (torch backend). Pays on GPUs and on CPUs
+  with native bf16 dot products (AVX512-BF16, AMX); elsewhere it is emulated and slower.
 * ``backend="onnx"``: onnxruntime on a folder written by ``rasd export onnx`` (:mod:`inference.onnx`).
 * ``num_threads=N``: intra-op threads (``torch.set_num_threads``, process wide; onnxruntime session).
 """
@@ -132,6 +134,9 @@ def _is_ffn_output(name: str) -> bool:
     return name.endswith("output.dense") and "attention" not in name
 
 
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
 def batch_bounds(
     lengths: Sequence[int], batch_size: int, token_budget: int | None = None
 ) -> list[tuple[int, int]]:
@@ -189,17 +194,23 @@ class Tagger:
         quantize: str | None = None,
         num_threads: int | None = None,
         token_budget: int | None = None,
+        dtype: str | None = None,
     ) -> Tagger:
         """Load a saved model folder or hub id (``device`` defaults to cuda when available, else cpu).
 
         ``backend``: ``"torch"`` (a saved folder) or ``"onnx"`` (a folder from ``rasd export onnx``;
         chosen automatically for a folder with ``model.onnx`` and no ``model.safetensors``).
-        ``quantize``: ``None`` or ``"int8"``; ``num_threads``, ``token_budget``: see the module docstring.
+        ``quantize``: ``None`` or ``"int8"``; ``dtype``: ``None``/``"fp32"``, ``"bf16"`` or ``"fp16"``
+        (torch backend; fp16 on GPU only); ``num_threads``, ``token_budget``: see the module docstring.
         """
         if backend not in ("torch", "onnx"):
             raise ValueError(f"backend must be 'torch' or 'onnx', got {backend!r}")
         if quantize not in (None, "int8"):
             raise ValueError(f"quantize must be None or 'int8', got {quantize!r}")
+        if dtype not in (None, *DTYPES):
+            raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+        if dtype not in (None, "fp32") and (quantize or backend == "onnx"):
+            raise ValueError(f"dtype={dtype!r} applies to the torch backend without quantize")
         model_dir = resolve_model_dir(path_or_hub_id, revision=revision, token=token)
         if (
             backend == "torch"
@@ -223,8 +234,10 @@ class Tagger:
             if torch.device(device).type != "cpu":
                 raise ValueError("quantize='int8' runs on CPU only (use bf16 on GPU)")
             model = quantize_int8(model)
-        model.to(device)
-        logger.info("loaded rasd model from %s on %s (%s)", model_dir, device, quantize or "fp32")
+        if dtype == "fp16" and torch.device(device).type == "cpu":
+            raise ValueError("dtype='fp16' needs a GPU (use bf16 on CPU)")
+        model.to(device, dtype=DTYPES[dtype or "fp32"])
+        logger.info("loaded rasd model from %s on %s (%s)", model_dir, device, quantize or dtype or "fp32")
         return cls(model, tokenizer, meta, device, token_budget, num_threads)
 
     def __call__(

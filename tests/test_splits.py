@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rasd.corpus import Document
-from training.splits import group_id, kfold, real_text_holdout, split_corpus
+from training.splits import group_id, kfold, kfold_real, real_text_holdout, split_corpus
 
 
 def make_docs(n: int, real_every: int = 3) -> list[Document]:
@@ -74,6 +74,21 @@ def test_kfold_covers_every_document_once():
         kfold(docs, 1)
     with pytest.raises(ValueError):
         kfold(make_docs(3), 4)
+
+
+def test_kfold_real_tests_only_real_documents():
+    docs = make_docs(12)  # real: doc-000, 003, 006, 009
+    docs.append(Document("doc-003#aug1", "نص.", synthetic=False))
+    folds = kfold_real(docs, 2, seed=0)
+    tested = sorted(i for _, test in folds for i in ids(test))
+    assert tested == ["doc-000", "doc-003", "doc-006", "doc-009"]  # each real article once, no copies
+    for train, test in folds:
+        test_groups = {group_id(d) for d in test}
+        assert test_groups.isdisjoint(group_id(d) for d in train)  # nor their augmented copies
+        assert sum(d.synthetic for d in train) == 8  # every synthetic document trains in every fold
+        assert sum(not d.synthetic for d in train) == 2 + (group_id(docs[-1]) not in test_groups)
+    with pytest.raises(ValueError, match="real documents"):
+        kfold_real(docs, 5)
 
 
 def test_splits_on_fixture(corpus):

@@ -140,6 +140,23 @@ def test_tiny_training_save_reload_identical(tmp_path: Path, corpus):
     assert metrics["documents"] == 4 and 0.0 <= metrics["entities"]["micro"]["f1"] <= 1.0
 
 
+def test_real_oversample_repeats_only_real_windows(tmp_path: Path, corpus):
+    from training.trainer import train
+
+    base = [*FAST, "training.max_steps=1", "training.tune_event_thresholds=false"]
+    once = train(load_config(None, [*base, f"training.output_dir={tmp_path / 'a'}"]), corpus, dev_docs=[])
+    thrice = train(
+        load_config(None, [*base, "data.real_oversample=3", f"training.output_dir={tmp_path / 'b'}"]), corpus, dev_docs=[]
+    )
+    real = [d for d in corpus if not d.synthetic]
+    _, tok, meta = RasdModel.from_pretrained(once.output_dir)
+    real_windows = len(WindowDataset(encode_documents(real, tok, {"O": 0}, meta.max_length, meta.stride), EVENT_TYPES))
+    assert real_windows > 0
+    assert thrice.facts["data"]["windows"] == once.facts["data"]["windows"] + 2 * real_windows
+    with pytest.raises(ConfigError, match="real_oversample"):
+        load_config(None, ["data.real_oversample=0"])
+
+
 def test_tiny_learns_the_fixture(tmp_path: Path, corpus):
     """Enough steps on four documents to fit them: the pipeline actually learns."""
     from training.evaluate import evaluate_documents
@@ -174,3 +191,10 @@ def test_cli_train_evaluate_and_cv(tmp_path: Path, corpus_path: Path, capsys):
     cv = json.loads((cv_out / "cv_metrics.json").read_text())
     assert cv["k"] == 2 and len(cv["folds"]) == 2 and "entity_f1" in cv["summary"]
     assert "± " in capsys.readouterr().out
+    real_out = tmp_path / "cv-real"
+    assert main(["train", "--config", str(config), "--output", str(real_out), "--cv", "2", "--cv-test", "real", *FAST]) == 0
+    cv = json.loads((real_out / "cv_metrics.json").read_text())
+    assert cv["test_on"] == "real" and [f["test_documents"] for f in cv["folds"]] == [1, 1]
+    # the two synthetic documents: one trains, one is the dev split; plus the other real one
+    assert [f["train_documents"] for f in cv["folds"]] == [2, 2]
+    assert "tested: real documents only" in capsys.readouterr().out

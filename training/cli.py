@@ -22,6 +22,12 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--base-model", default=None, help="override model.base_model (hub id or local folder)")
     p.add_argument("--output", default=None, help="override training.output_dir")
     p.add_argument("--cv", type=int, default=0, metavar="K", help="k-fold cross-validation by document instead")
+    p.add_argument(
+        "--cv-test",
+        choices=("all", "real"),
+        default="all",
+        help="with --cv: fold all documents, or only real (non-synthetic) ones, synthetic always training",
+    )
     p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
     p.set_defaults(func=run_train)
 
@@ -57,7 +63,7 @@ def run_train(args: argparse.Namespace) -> int:
     if args.cv:
         from training.cv import cross_validate, format_cv
 
-        print(format_cv(cross_validate(cfg, args.cv)))
+        print(format_cv(cross_validate(cfg, args.cv, args.cv_test)))
         return 0
     from training.evaluate import format_table
     from training.trainer import train

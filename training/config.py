@@ -64,10 +64,18 @@ class DataArguments:
     dev_files: list[str] = field(default_factory=list, metadata={"help": "dev corpus; empty = split off train"})
     test_files: list[str] = field(default_factory=list, metadata={"help": "evaluated once after training"})
     dev_fraction: float = field(default=0.15, metadata={"help": "share of train documents held out as dev"})
+    real_oversample: int = field(
+        default=1,
+        metadata={"help": "times each real (non-synthetic) training document is seen per epoch; >1 weights real text"},
+    )
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     normalization: NormalizationOptions = field(default_factory=NormalizationOptions)
     max_length: int = field(default=256, metadata={"help": "window length in tokens incl. special tokens"})
     stride: int = field(default=32, metadata={"help": "token overlap between chunks of an over-long sentence"})
+
+    def __post_init__(self) -> None:
+        if self.real_oversample < 1:
+            raise ConfigError(f"data.real_oversample must be at least 1, got {self.real_oversample}")
 
 
 @dataclass

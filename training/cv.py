@@ -3,6 +3,12 @@
 Each fold trains on the other folds (with the configured dev split for early stopping
 and thresholds) and is scored on its held-out fold; ``cv_metrics.json`` in the output
 folder holds every fold's scores and mean ± std of the main ones.
+
+With ``test_on="real"`` only real articles are dealt into folds (synthetic ones always
+train), which is how domain quality on real text is reported: ``rasd train --cv 2
+--cv-test real`` on the shipped corpus tests each seed article once. The dev split for
+early stopping is then drawn from the synthetic training documents, so every real
+training article is trained on.
 """
 
 from __future__ import annotations
@@ -16,22 +22,31 @@ from typing import Any
 
 from rasd.corpus import load_documents
 from training.config import TrainingConfig
-from training.splits import kfold
+from training.splits import kfold, kfold_real, split_corpus
 from training.trainer import _summary, train
 
 logger = logging.getLogger(__name__)
 
 
-def cross_validate(cfg: TrainingConfig, k: int) -> dict[str, Any]:
-    """Train ``k`` models (``OUTPUT/fold-i``) and aggregate their held-out scores."""
+def cross_validate(cfg: TrainingConfig, k: int, test_on: str = "all") -> dict[str, Any]:
+    """Train ``k`` models (``OUTPUT/fold-i``) and aggregate their held-out scores.
+
+    ``test_on``: ``"all"`` folds every document; ``"real"`` folds only real articles.
+    """
+    if test_on not in ("all", "real"):
+        raise ValueError(f"test_on must be 'all' or 'real', got {test_on!r}")
     docs = load_documents(cfg.data.train_files)
     out = Path(cfg.training.output_dir)
     folds: list[dict[str, Any]] = []
-    for i, (train_docs, test_docs) in enumerate(kfold(docs, k, cfg.training.seed)):
+    splits = kfold_real(docs, k, cfg.training.seed) if test_on == "real" else kfold(docs, k, cfg.training.seed)
+    for i, (train_docs, test_docs) in enumerate(splits):
         fold_cfg = copy.deepcopy(cfg)
         fold_cfg.training.output_dir = str(out / f"fold-{i}")
         fold_cfg.data.test_files = []
         dev_docs = None if (cfg.data.dev_files or cfg.data.dev_fraction > 0) else []
+        if test_on == "real" and dev_docs is None and not cfg.data.dev_files:
+            synthetic, dev_docs = split_corpus([d for d in train_docs if d.synthetic], cfg.data.dev_fraction, cfg.training.seed)
+            train_docs = [d for d in train_docs if not d.synthetic] + synthetic
         result = train(fold_cfg, train_docs, dev_docs, test_docs)
         scores = _summary(result.metrics.get("test")) or {}
         folds.append({"fold": i, "train_documents": len(train_docs), "test_documents": len(test_docs)} | scores)
@@ -42,13 +57,14 @@ def cross_validate(cfg: TrainingConfig, k: int) -> dict[str, Any]:
             continue
         values = [f[name] for f in folds]
         summary[name] = {"mean": statistics.fmean(values), "std": statistics.pstdev(values)}
-    result = {"k": k, "documents": len(docs), "folds": folds, "summary": summary}
+    result = {"k": k, "test_on": test_on, "documents": len(docs), "folds": folds, "summary": summary}
     out.mkdir(parents=True, exist_ok=True)
     (out / "cv_metrics.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     return result
 
 
 def format_cv(result: dict[str, Any]) -> str:
-    lines = [f"{result['k']}-fold cross-validation over {result['documents']} documents"]
+    tested = "real documents only" if result.get("test_on") == "real" else "all documents"
+    lines = [f"{result['k']}-fold cross-validation over {result['documents']} documents (tested: {tested})"]
     lines += [f"  {name:<22}{s['mean']:.3f} ± {s['std']:.3f}" for name, s in result["summary"].items()]
     return "\n".join(lines)

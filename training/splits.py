@@ -57,6 +57,25 @@ def real_text_holdout(docs: Iterable[Document]) -> tuple[list[Document], list[Do
     return train, [d for d in docs if not d.synthetic and AUG_SEP not in d.id]
 
 
+def kfold_real(docs: Iterable[Document], k: int, seed: int = 13) -> list[tuple[list[Document], list[Document]]]:
+    """``k`` pairs ``(train, test)`` where only real documents are ever tested.
+
+    Real (``synthetic=False``) documents are dealt into ``k`` folds; synthetic ones always
+    train. Augmented copies follow their original, so a tested article's copies never train.
+    """
+    docs = list(docs)
+    real = [d for d in docs if not d.synthetic]
+    groups = _shuffled_groups(real, seed)
+    if not 2 <= k <= len(groups):
+        raise ValueError(f"k must be between 2 and the number of real documents ({len(groups)}), got {k}")
+    folds = []
+    for i in range(k):
+        test = set(groups[i::k])
+        train = [d for d in docs if group_id(d) not in test]
+        folds.append((train, [d for d in docs if group_id(d) in test and AUG_SEP not in d.id]))
+    return folds
+
+
 def kfold(docs: Iterable[Document], k: int, seed: int = 13) -> list[tuple[list[Document], list[Document]]]:
     """``k`` pairs ``(train, test)``; every document is in exactly one test fold."""
     docs = list(docs)

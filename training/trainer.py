@@ -179,6 +179,12 @@ def train(
     label2id = model.config.label2id
     enc_args = (tokenizer, label2id, cfg.data.max_length, cfg.data.stride, cfg.data.normalization, cfg.model.label_all_subwords)
     train_enc = encode_documents(train_docs, *enc_args)
+    if cfg.data.real_oversample > 1:
+        # Real articles are few and differ from the synthetic ones (page furniture, sparser
+        # events): repeating them weights real text without touching the synthetic share.
+        real = [e for e in train_enc if not e.doc.synthetic]
+        train_enc += real * (cfg.data.real_oversample - 1)
+        logger.info("real documents x%d: %d extra copies", cfg.data.real_oversample, len(real) * (cfg.data.real_oversample - 1))
     dev_enc = encode_documents(dev_docs, *enc_args) if dev_docs else []
     dataset = WindowDataset(train_enc, model.event_types)
     if not len(dataset):
