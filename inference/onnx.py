@@ -37,7 +37,6 @@ from rasd.modeling import (
     RasdMeta,
     RasdModel,
     RasdOutput,
-    pool_sentences,
 )
 
 logger = logging.getLogger(__name__)
@@ -196,14 +195,8 @@ class OnnxRasdModel:
         self.session = ort.InferenceSession(str(path), opts, providers=providers or ["CPUExecutionProvider"])
         self.config = AutoConfig.from_pretrained(model_dir)
         meta = RasdMeta.load(model_dir / META_FILE)
-        head = meta.event_head or {}
         self.event_types = list(meta.event_types)
-        self.event_head = EventHead(
-            self.config.hidden_size,
-            len(self.event_types),
-            head.get("hidden_size"),
-            float(head.get("dropout", 0.1)),
-        )
+        self.event_head = EventHead.from_config(self.config.hidden_size, len(self.event_types), meta.event_head)
         self.event_head.load_state_dict(load_file(str(model_dir / EVENT_HEAD_FILE)))
         self.event_head.eval()
         logger.info("onnxruntime session on %s (%s)", path, ", ".join(self.session.get_providers()))
@@ -224,8 +217,7 @@ class OnnxRasdModel:
             {"input_ids": input_ids.cpu().numpy(), "attention_mask": attention_mask.cpu().numpy()},
         )
         with torch.inference_mode():
-            pooled = pool_sentences(torch.from_numpy(hidden), sentence_ids.cpu())
-            events = self.event_head(pooled)
+            events = self.event_head(torch.from_numpy(hidden), sentence_ids.cpu())
         return RasdOutput(None, torch.from_numpy(logits), events)
 
 

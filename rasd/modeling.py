@@ -47,7 +47,9 @@ class RasdMeta:
     max_length: int = 256
     stride: int = 32
     label_all_subwords: bool = True  # False: only a word's first sub-word prediction counts
-    event_head: dict[str, Any] = field(default_factory=lambda: {"hidden_size": None, "dropout": 0.1})
+    event_head: dict[str, Any] = field(
+        default_factory=lambda: {"hidden_size": None, "dropout": 0.1, "pooling": "mean_max"}
+    )
     base_model: str = ""
     training: dict[str, Any] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
@@ -88,24 +90,65 @@ class RasdOutput:
     event_logits: torch.Tensor  # [S, n_events], S = sentences in the batch
 
 
-class EventHead(nn.Module):
-    """dropout → dense → GELU → dropout → linear over a pooled sentence vector."""
+POOLINGS = ("mean", "mean_max")
 
-    def __init__(self, input_size: int, n_events: int, hidden_size: int | None = None, dropout: float = 0.1):
+
+class EventHead(nn.Module):
+    """Pool each sentence's token states, then dropout → dense → GELU → dropout → linear.
+
+    ``pooling="mean_max"`` concatenates the mean and the element-wise max of the sentence's
+    token states: an event is often signalled by one word (قصف, اعترض), which a mean over a
+    long sentence dilutes and a max keeps. ``"mean"`` is the format-1 head of older folders.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        n_events: int,
+        hidden_size: int | None = None,
+        dropout: float = 0.1,
+        pooling: str = "mean",
+    ):
         super().__init__()
+        if pooling not in POOLINGS:
+            raise ValueError(f"event pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
         hidden_size = hidden_size or input_size
-        self.hidden_size, self.dropout_p = hidden_size, dropout
+        self.hidden_size, self.dropout_p, self.pooling = hidden_size, dropout, pooling
         self.dropout = nn.Dropout(dropout)
-        self.dense = nn.Linear(input_size, hidden_size)
+        self.dense = nn.Linear(input_size * (2 if pooling == "mean_max" else 1), hidden_size)
         self.activation = nn.GELU()
         self.out = nn.Linear(hidden_size, n_events)
 
-    def forward(self, pooled: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, hidden: torch.Tensor, sentence_ids: torch.Tensor, n_sentences: int | None = None
+    ) -> torch.Tensor:
+        """``hidden [B,T,H]``, ``sentence_ids [B,T]`` (-1 ignored) → event logits ``[S, n_events]``."""
+        pooled = pool_sentences(hidden, sentence_ids, n_sentences, self.pooling)
         return self.out(self.dropout(self.activation(self.dense(self.dropout(pooled)))))
 
+    def config(self) -> dict[str, Any]:
+        """What rasd.json records to rebuild this head."""
+        return {"hidden_size": self.hidden_size, "dropout": self.dropout_p, "pooling": self.pooling}
 
-def pool_sentences(hidden: torch.Tensor, sentence_ids: torch.Tensor, n_sentences: int | None = None) -> torch.Tensor:
-    """Mean of token states per sentence: ``hidden [B,T,H]``, ``sentence_ids [B,T]`` (-1 ignored) → ``[S,H]``."""
+    @classmethod
+    def from_config(cls, input_size: int, n_events: int, config: dict[str, Any] | None) -> EventHead:
+        config = config or {}
+        return cls(
+            input_size,
+            n_events,
+            config.get("hidden_size"),
+            float(config.get("dropout", 0.1)),
+            config.get("pooling", "mean"),  # folders written before pooling was recorded
+        )
+
+
+def pool_sentences(
+    hidden: torch.Tensor, sentence_ids: torch.Tensor, n_sentences: int | None = None, pooling: str = "mean"
+) -> torch.Tensor:
+    """Per sentence, the mean (``[S,H]``) or mean ‖ max (``[S,2H]``) of its token states.
+
+    ``hidden [B,T,H]``, ``sentence_ids [B,T]`` with -1 for tokens outside any sentence.
+    """
     flat_ids = sentence_ids.reshape(-1)
     flat = hidden.reshape(-1, hidden.size(-1))
     keep = flat_ids >= 0
@@ -113,7 +156,13 @@ def pool_sentences(hidden: torch.Tensor, sentence_ids: torch.Tensor, n_sentences
     n = n_sentences if n_sentences is not None else (int(ids.max()) + 1 if ids.numel() else 0)
     sums = hidden.new_zeros(n, hidden.size(-1)).index_add_(0, ids, states)
     counts = hidden.new_zeros(n).index_add_(0, ids, torch.ones_like(ids, dtype=hidden.dtype))
-    return sums / counts.clamp(min=1).unsqueeze(-1)
+    mean = sums / counts.clamp(min=1).unsqueeze(-1)
+    if pooling == "mean":
+        return mean
+    index = ids.unsqueeze(-1).expand(-1, hidden.size(-1))
+    # include_self=False: a sentence's max is over its tokens only; one without tokens stays 0.
+    maxed = hidden.new_zeros(n, hidden.size(-1)).scatter_reduce_(0, index, states, "amax", include_self=False)
+    return torch.cat([mean, maxed], dim=-1)
 
 
 class RasdModel(nn.Module):
@@ -127,12 +176,13 @@ class RasdModel(nn.Module):
         event_dropout: float = 0.1,
         token_loss_weight: float = 1.0,
         event_loss_weight: float = 1.0,
+        event_pooling: str = "mean_max",
     ):
         super().__init__()
         self.token_model = token_model
         self.event_types = list(event_types)
         hidden = token_model.config.hidden_size
-        self.event_head = EventHead(hidden, len(self.event_types), event_hidden_size, event_dropout)
+        self.event_head = EventHead(hidden, len(self.event_types), event_hidden_size, event_dropout, event_pooling)
         self.token_loss_weight = token_loss_weight
         self.event_loss_weight = event_loss_weight
 
@@ -182,8 +232,7 @@ class RasdModel(nn.Module):
             input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True, return_dict=True, **extra
         )
         n_sentences = event_labels.size(0) if event_labels is not None else None
-        pooled = pool_sentences(out.hidden_states[-1], sentence_ids, n_sentences)
-        event_logits = self.event_head(pooled)
+        event_logits = self.event_head(out.hidden_states[-1], sentence_ids, n_sentences)
         loss = None
         if labels is not None and self.token_loss_weight:
             ce = nn.functional.cross_entropy(
@@ -220,7 +269,7 @@ class RasdModel(nn.Module):
         meta = meta or RasdMeta()
         meta.entity_labels = [t[2:] for t in self.config.id2label.values() if t.startswith("B-")]
         meta.event_types = list(self.event_types)
-        meta.event_head = {"hidden_size": self.event_head.hidden_size, "dropout": self.event_head.dropout_p}
+        meta.event_head = self.event_head.config()
         meta.save(out / META_FILE)
         return out
 
@@ -230,13 +279,8 @@ class RasdModel(nn.Module):
         model_dir = Path(model_dir)
         meta = RasdMeta.load(model_dir / META_FILE)
         token_model = AutoModelForTokenClassification.from_pretrained(model_dir, dtype=torch.float32)
-        head = meta.event_head or {}
-        model = cls(
-            token_model,
-            event_types=meta.event_types,
-            event_hidden_size=head.get("hidden_size"),
-            event_dropout=float(head.get("dropout", 0.1)),
-        )
+        model = cls(token_model, event_types=meta.event_types)
+        model.event_head = EventHead.from_config(token_model.config.hidden_size, len(meta.event_types), meta.event_head)
         model.event_head.load_state_dict(load_file(str(model_dir / EVENT_HEAD_FILE)))
         tokenizer = AutoTokenizer.from_pretrained(model_dir)
         model.eval()

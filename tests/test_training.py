@@ -76,6 +76,37 @@ def test_pool_sentences_means_tokens():
     hidden = torch.tensor([[[1.0], [3.0], [5.0], [0.0]], [[2.0], [4.0], [9.0], [9.0]]])
     ids = torch.tensor([[-1, 0, 1, -1], [2, 2, -1, -1]])
     assert pool_sentences(hidden, ids).squeeze(-1).tolist() == [3.0, 5.0, 3.0]
+    # mean ‖ max; the 4th sentence has no token and pools to zeros
+    pooled = pool_sentences(-hidden, ids, 4, "mean_max")
+    assert pooled.tolist() == [[-3.0, -3.0], [-5.0, -5.0], [-3.0, -2.0], [0.0, 0.0]]
+
+
+def test_folder_without_pooling_loads_a_mean_head(tmp_path: Path, corpus):
+    """Folders written before ``event_head.pooling`` existed hold a mean-pooled head."""
+    model, tok = build_tiny_model(corpus, vocab_size=300, hidden=32, layers=1, heads=2, event_pooling="mean")
+    out = model.save_pretrained(tmp_path / "old", tok)
+    meta = json.loads((out / "rasd.json").read_text())
+    assert meta["event_head"]["pooling"] == "mean"
+    del meta["event_head"]["pooling"]
+    (out / "rasd.json").write_text(json.dumps(meta))
+    loaded, _, _ = RasdModel.from_pretrained(out)
+    assert loaded.event_head.pooling == "mean" and loaded.event_head.dense.in_features == 32
+    new, _ = build_tiny_model(corpus, vocab_size=300, hidden=32, layers=1, heads=2)
+    assert new.event_head.pooling == "mean_max" and new.event_head.dense.in_features == 64
+    with pytest.raises(ConfigError, match="event_pooling"):
+        load_config(None, ["model.event_pooling=attention"])
+
+
+def test_event_bias_starts_at_the_training_prior(corpus):
+    from training.trainer import init_event_bias
+
+    model, _ = build_tiny_model(corpus, vocab_size=300, hidden=32, layers=1, heads=2)
+    init_event_bias(model, corpus)
+    sentences = [set(s.events) for d in corpus for s in d.sentences]
+    probs = torch.sigmoid(model.event_head.out.bias).tolist()
+    for t, p in zip(model.event_types, probs, strict=True):
+        rate = sum(t in s for s in sentences) / len(sentences)
+        assert p == pytest.approx(min(max(rate, 1e-3), 0.5), rel=1e-4), t
 
 
 def test_collator_renumbers_sentences(corpus):

@@ -50,10 +50,17 @@ class ModelArguments:
     entity_labels: list[str] = field(default_factory=list, metadata={"help": "entity labels; empty = rasd.schema"})
     event_hidden_size: int = field(default=0, metadata={"help": "event head hidden size; 0 = encoder hidden size"})
     event_dropout: float = field(default=0.1, metadata={"help": "event head dropout"})
+    event_pooling: str = field(
+        default="mean_max", metadata={"help": "sentence pooling for the event head: mean | mean_max"}
+    )
     freeze_embeddings: bool = field(default=False, metadata={"help": "freeze input embeddings (faster on CPU)"})
     label_all_subwords: bool = field(
         default=True, metadata={"help": "tag every sub-word (True) or only a word's first one (False)"}
     )
+
+    def __post_init__(self) -> None:
+        if self.event_pooling not in ("mean", "mean_max"):
+            raise ConfigError(f"model.event_pooling must be mean or mean_max, got {self.event_pooling!r}")
 
 
 @dataclass

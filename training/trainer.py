@@ -117,6 +117,7 @@ def build_model(cfg: TrainingConfig, train_docs: Sequence[Document]) -> tuple[Ra
         "event_types": EVENT_TYPES,
         "event_hidden_size": m.event_hidden_size or None,
         "event_dropout": m.event_dropout,
+        "event_pooling": m.event_pooling,
         "token_loss_weight": cfg.training.token_loss_weight,
         "event_loss_weight": cfg.training.event_loss_weight,
     }
@@ -129,6 +130,21 @@ def build_model(cfg: TrainingConfig, train_docs: Sequence[Document]) -> tuple[Ra
         raise ValueError("model.base_model is empty: pass --base-model ID_OR_PATH")
     tokenizer = AutoTokenizer.from_pretrained(m.base_model)
     return RasdModel.from_base(m.base_model, labels, **kwargs), tokenizer
+
+
+def init_event_bias(model: RasdModel, docs: Sequence[Document]) -> None:
+    """Start each event type's output bias at the log-odds of its training frequency.
+
+    With a zero bias the head first spends its updates learning that most sentences carry
+    no event; starting at the prior it goes straight to telling them apart.
+    """
+    sentences = [set(s.events) for d in docs for s in d.sentences]
+    if not sentences:
+        return
+    rates = torch.tensor([sum(t in s for s in sentences) / len(sentences) for t in model.event_types])
+    rates = rates.clamp(1e-3, 0.5)  # types never seen: a small prior, not -inf; frequent ones: no push up
+    with torch.no_grad():
+        model.event_head.out.bias.copy_(torch.log(rates / (1 - rates)))
 
 
 def resolve_data(
@@ -176,6 +192,7 @@ def train(
     model, tokenizer = build_model(cfg, train_docs)
     if cfg.model.freeze_embeddings:
         logger.info("froze %d embedding parameters", model.freeze_embeddings())
+    init_event_bias(model, train_docs)
     label2id = model.config.label2id
     enc_args = (tokenizer, label2id, cfg.data.max_length, cfg.data.stride, cfg.data.normalization, cfg.model.label_all_subwords)
     train_enc = encode_documents(train_docs, *enc_args)
