@@ -137,6 +137,14 @@ def _is_ffn_output(name: str) -> bool:
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
+def cpu_has_native_bf16() -> bool:
+    """Whether oneDNN runs bf16 matmuls natively on this CPU (AVX512-BF16 or AMX)."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # a build without oneDNN
+        return False
+
+
 def batch_bounds(
     lengths: Sequence[int], batch_size: int, token_budget: int | None = None
 ) -> list[tuple[int, int]]:
@@ -236,6 +244,8 @@ class Tagger:
             model = quantize_int8(model)
         if dtype == "fp16" and torch.device(device).type == "cpu":
             raise ValueError("dtype='fp16' needs a GPU (use bf16 on CPU)")
+        if dtype == "bf16" and torch.device(device).type == "cpu" and not cpu_has_native_bf16():
+            logger.warning("this CPU has no native bf16 (AVX512-BF16/AMX): bf16 is emulated and likely slower than fp32")
         model.to(device, dtype=DTYPES[dtype or "fp32"])
         logger.info("loaded rasd model from %s on %s (%s)", model_dir, device, quantize or dtype or "fp32")
         return cls(model, tokenizer, meta, device, token_budget, num_threads)

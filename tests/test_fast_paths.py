@@ -88,6 +88,21 @@ def test_int8_agrees_with_fp32(model_dir, reference):
         Tagger.from_pretrained(model_dir, device="cpu", quantize="int4")
 
 
+def test_bf16_agrees_with_fp32(model_dir, reference):
+    tagger = Tagger.from_pretrained(model_dir, device="cpu", dtype="bf16")
+    assert {p.dtype for p in tagger.model.parameters()} == {torch.bfloat16}
+    docs = tagger.tag(TEXTS)
+    assert span_f1(spans(docs), spans(reference)) >= 0.9
+    for d in docs:  # offsets still index the caller's strings
+        assert all(d.text[e.start : e.end] == e.text for e in d.entities)
+    with pytest.raises(ValueError, match="dtype"):
+        Tagger.from_pretrained(model_dir, device="cpu", dtype="int4")
+    with pytest.raises(ValueError, match="torch backend"):
+        Tagger.from_pretrained(model_dir, device="cpu", dtype="bf16", quantize="int8")
+    with pytest.raises(ValueError, match="GPU"):
+        Tagger.from_pretrained(model_dir, device="cpu", dtype="fp16")
+
+
 def test_onnx_export_matches_torch(model_dir, reference, tmp_path):
     pytest.importorskip("onnxruntime")
     from inference.onnx import OnnxRasdModel, is_onnx_dir
@@ -146,4 +161,5 @@ def test_tag_cli_fast_path_options(model_dir, tmp_path):
         main([*args, "--quantize", "int8", "--token-budget", "64", "--num-threads", "1", "--device", "cpu"])
         == 0
     )
+    assert main([*args, "--dtype", "bf16", "--device", "cpu"]) == 0
     assert len(out.read_text(encoding="utf-8").splitlines()) == len(TEXTS)
