@@ -140,3 +140,38 @@ def test_augment_corpus(corpus):
     assert validate_documents(out).ok(), [str(i) for i in validate_documents(out).issues]
     assert [d.to_dict() for d in augment_corpus(corpus, cfg)] == [d.to_dict() for d in out]
     assert augment_corpus(corpus, AugmentConfig(enabled=False)) == corpus
+
+
+def test_furniture_block_has_entities_and_no_events(corpus):
+    from training.augment import add_furniture, furniture_donors
+
+    donors = furniture_donors(corpus)
+    assert donors and all(text.strip() == text for _, text, _ in donors)
+    import random
+
+    doc = corpus[0]
+    out = add_furniture(doc, donors, random.Random(0), max_items=3)
+    assert out.text.startswith(doc.text.rstrip()) and out.entities[: len(doc.entities)] == doc.entities
+    block = out.sentences[len(doc.sentences) :]
+    assert block and all(s.events == [] for s in block)
+    assert [s.events for s in out.sentences[: len(doc.sentences)]] == [s.events for s in doc.sentences]
+    lines = out.text[len(doc.text.rstrip()) :].strip().split("\n")
+    assert len(block) == len(lines) and all(line.startswith("• ") for line in lines[1:])
+    # borrowed entities keep their text and label
+    borrowed = out.entities[len(doc.entities) :]
+    assert borrowed  # the fixture's event sentences carry entities
+    for e in borrowed:
+        assert any(out.text[e.start : e.end] == t[s.start : s.end] and s.label == e.label
+                   for _, t, spans in donors for s in spans)
+    report = validate_documents([out])
+    assert not [i for i in report.issues if i.level == "error"], report.issues
+
+
+def test_augment_corpus_furniture_only_on_synthetic(corpus):
+    config = AugmentConfig(enabled=True, copies=0, furniture_prob=1.0, seed=1)
+    out = augment_corpus(corpus, config)
+    assert [d.id for d in out] == [d.id for d in corpus]  # no copies, same documents
+    for before, after in zip(corpus, out, strict=True):
+        assert ("furniture" in after.extra) == before.synthetic
+        assert (after.text != before.text) == before.synthetic
+    assert augment_corpus(corpus, config) == out  # seeded

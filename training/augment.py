@@ -5,7 +5,10 @@
 * :func:`orthographic_noise` applies spelling variants seen in real news
   (bare alef for hamza forms, final ى/ي, final ة→ه, tatweel, occasional
   diacritics, Western↔Arabic-Indic digits);
-* :func:`augment_corpus` combines both under an :class:`AugmentConfig`.
+* :func:`add_furniture` appends a related-articles list («اقرأ أيضا» + bulleted
+  headlines borrowed from other documents, entities kept, **no events**), the page
+  furniture of real news pages that the guidelines (§5) leave without event types;
+* :func:`augment_corpus` combines them under an :class:`AugmentConfig`.
 
 Both rebuild the text piece by piece and move every entity and sentence
 offset with it, so augmented documents pass ``rasd validate`` like the
@@ -24,6 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from rasd.corpus import Document, Sentence, Span
+from rasd.text import split_sentences
 
 AUG_SEP = "#aug"
 
@@ -38,6 +42,11 @@ class AugmentConfig:
     noise_prob: float = 0.1
     seed: int = 0
     min_count: int = 1
+    furniture_prob: float = 0.0  # share of synthetic originals given a related-articles list
+    furniture_items: int = 4  # at most this many bulleted headlines per list
+
+
+FURNITURE_HEADERS = ("اقرأ أيضا:", "أخبار ذات صلة", "الأكثر قراءة", "مواضيع ذات صلة", "اقرأ المزيد")
 
 
 class _Editor:
@@ -239,14 +248,73 @@ def orthographic_noise(doc: Document, *, prob: float, seed: int, new_id: str | N
 # --- both ---------------------------------------------------------------------------------
 
 
+# --- page furniture -------------------------------------------------------------------------
+
+
+def furniture_donors(docs: Iterable[Document], max_chars: int = 160) -> list[tuple[str, str, list[Span]]]:
+    """``(doc id, sentence text, entities relative to it)`` for one-line sentences that report events:
+    the headlines a related-articles list would show."""
+    out = []
+    for doc in docs:
+        for sent in doc.sentences:
+            text = doc.text[sent.start : sent.end]
+            if not sent.events or len(text) > max_chars or "\n" in text:
+                continue
+            spans = [
+                Span(e.start - sent.start, e.end - sent.start, e.label)
+                for e in doc.entities
+                if sent.start <= e.start and e.end <= sent.end
+            ]
+            out.append((doc.id, text, spans))
+    return out
+
+
+def add_furniture(
+    doc: Document, donors: list[tuple[str, str, list[Span]]], rng: random.Random, max_items: int = 4
+) -> Document:
+    """``doc`` with a related-articles block appended: a header line and 2..``max_items``
+    «• headline» lines taken from other documents. Their entities come along; every new
+    sentence has no event types (GUIDELINES §5), so the model learns that teasers are not
+    the article's events. Returns ``doc`` unchanged when there are no donors."""
+    candidates = [d for d in donors if d[0] != doc.id]
+    if not candidates:
+        return doc
+    items = rng.sample(candidates, min(len(candidates), rng.randint(2, max(2, max_items))))
+    text = doc.text.rstrip()
+    entities = list(doc.entities)
+    block_start = len(text) + 2
+    text += "\n\n" + rng.choice(FURNITURE_HEADERS)
+    for _, headline, spans in items:
+        text += "\n• "
+        entities += [Span(len(text) + s.start, len(text) + s.end, s.label) for s in spans]
+        text += headline
+    # Sentences of the block as the splitter cuts them (one per line), all without events.
+    new = [Sentence(block_start + a, block_start + b, []) for a, b in split_sentences(text[block_start:])]
+    sentences = [s for s in doc.sentences if s.end <= len(doc.text.rstrip())] + new
+    extra = dict(doc.extra) | {"furniture": len(items)}
+    return Document(doc.id, text, doc.source, doc.synthetic, entities, sentences, extra)
+
+
 def augment_corpus(docs: Iterable[Document], config: AugmentConfig) -> list[Document]:
     """The originals followed by ``config.copies`` augmented copies of each (when enabled).
 
-    Copy ``k`` of a document has mentions replaced (``mention_prob``) and then
-    orthographic noise (``noise_prob``); copies identical to the original are skipped.
+    With ``furniture_prob`` > 0, that share of the synthetic originals first gets a
+    related-articles list (:func:`add_furniture`; real articles carry their own). Copy ``k``
+    of a document has mentions replaced (``mention_prob``) and then orthographic noise
+    (``noise_prob``); copies identical to the original are skipped.
     """
     docs = list(docs)
-    if not config.enabled or config.copies < 1:
+    if not config.enabled:
+        return docs
+    if config.furniture_prob > 0:
+        donors = furniture_donors(docs)
+        docs = [
+            add_furniture(d, donors, rng, config.furniture_items)
+            if d.synthetic and (rng := random.Random(f"{config.seed}:{d.id}:furniture")).random() < config.furniture_prob
+            else d
+            for d in docs
+        ]
+    if config.copies < 1:
         return docs
     pool = mention_pool(docs, config.min_count)
     out = list(docs)
