@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 from datasets import Dataset
 from seqeval.metrics import classification_report
 from seqeval.scheme import IOB2
