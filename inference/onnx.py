@@ -11,11 +11,12 @@ sentences per batch is data dependent. The ONNX folder holds everything the
       model.int8.onnx          # optional: dynamic int8 (onnxruntime.quantization), --quantize int8
       config.json  tokenizer files  event_head.safetensors  rasd.json
 
-The fp32 graph is passed through onnxruntime's transformer optimiser (fused attention,
-skip-LayerNorm, bias-GELU, embedding-LayerNorm) unless ``optimize=False``; the int8 graph
-is quantised from the fused one.
+With ``optimize=True`` (``--optimize``) the fp32 graph goes through onnxruntime's transformer
+optimiser (fused attention, skip-LayerNorm, bias-GELU, embedding-LayerNorm) and the int8
+graph is quantised from the fused one. Off by default: on the 2-core AVX-512 CPU it was
+measured no faster than the plain graph (benchmarks/README.md).
 
-``rasd export onnx --model DIR --output DIR_ONNX [--quantize int8] [--no-optimize]`` writes it;
+``rasd export onnx --model DIR --output DIR_ONNX [--quantize int8] [--optimize]`` writes it;
 ``Tagger.from_pretrained(DIR_ONNX, backend="onnx", quantize=None|"int8")`` runs it.
 """
 
@@ -119,7 +120,7 @@ def export_onnx(
     output_dir: str | Path,
     quantize: str | None = None,
     opset: int = DEFAULT_OPSET,
-    optimize: bool = True,
+    optimize: bool = False,
 ) -> Path:
     """Export a saved rasd folder to an ONNX folder (see the module docstring); returns ``output_dir``."""
     if quantize not in (None, "int8"):
@@ -222,7 +223,7 @@ class OnnxRasdModel:
 
 
 def add_export_parser(subparsers: Any) -> None:
-    """Register ``rasd export onnx --model DIR --output DIR_ONNX [--quantize int8] [--no-optimize] [--opset N]``."""
+    """Register ``rasd export onnx --model DIR --output DIR_ONNX [--quantize int8] [--optimize] [--opset N]``."""
     p = subparsers.add_parser(
         "export",
         help="export a model folder for fast inference (onnx)",
@@ -233,10 +234,9 @@ def add_export_parser(subparsers: Any) -> None:
     p.add_argument("--output", required=True, help="output folder (loadable with `rasd tag --backend onnx`)")
     p.add_argument("--quantize", choices=["int8"], help="also write a dynamic int8 graph (model.int8.onnx)")
     p.add_argument(
-        "--no-optimize",
-        dest="optimize",
-        action="store_false",
-        help="skip onnxruntime's transformer fusions (plain exported ops)",
+        "--optimize",
+        action="store_true",
+        help="apply onnxruntime's transformer fusions (fused attention, skip-LayerNorm, bias-GELU)",
     )
     p.add_argument("--opset", type=int, default=DEFAULT_OPSET, help=f"ONNX opset (default {DEFAULT_OPSET})")
     p.set_defaults(func=run_export)

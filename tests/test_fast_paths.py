@@ -110,7 +110,8 @@ def test_onnx_export_matches_torch(model_dir, reference, tmp_path):
 
     out = tmp_path / "onnx"
     assert (
-        main(["export", "onnx", "--model", str(model_dir), "--output", str(out), "--quantize", "int8"]) == 0
+        main(["export", "onnx", "--model", str(model_dir), "--output", str(out), "--quantize", "int8", "--optimize"])
+        == 0
     )
     assert is_onnx_dir(out) and (out / "model.int8.onnx").is_file()
     import onnx
@@ -118,10 +119,10 @@ def test_onnx_export_matches_torch(model_dir, reference, tmp_path):
     def op_types(path: Path) -> set[str]:
         return {n.op_type for n in onnx.load(str(path)).graph.node}
 
-    assert {"Attention", "SkipLayerNormalization"} <= op_types(out / "model.onnx")  # fused by default
+    assert {"Attention", "SkipLayerNormalization"} <= op_types(out / "model.onnx")  # fused (--optimize)
     assert {"QAttention", "MatMulInteger"} <= op_types(out / "model.int8.onnx")
     plain = tmp_path / "plain"
-    assert main(["export", "onnx", "--model", str(model_dir), "--output", str(plain), "--no-optimize"]) == 0
+    assert main(["export", "onnx", "--model", str(model_dir), "--output", str(plain)]) == 0
     assert "Attention" not in op_types(plain / "model.onnx") and not (plain / "model.int8.onnx").exists()
     assert spans(Tagger.from_pretrained(plain, backend="onnx").tag(TEXTS)) == spans(reference)
 
