@@ -57,23 +57,31 @@ def real_text_holdout(docs: Iterable[Document]) -> tuple[list[Document], list[Do
     return train, [d for d in docs if not d.synthetic and AUG_SEP not in d.id]
 
 
-def kfold_real(docs: Iterable[Document], k: int, seed: int = 13) -> list[tuple[list[Document], list[Document]]]:
-    """``k`` pairs ``(train, test)`` where only real documents are ever tested.
-
-    Real (``synthetic=False``) documents are dealt into ``k`` folds; synthetic ones always
-    train. Augmented copies follow their original, so a tested article's copies never train.
-    """
-    docs = list(docs)
-    real = [d for d in docs if not d.synthetic]
-    groups = _shuffled_groups(real, seed)
-    if not 2 <= k <= len(groups):
-        raise ValueError(f"k must be between 2 and the number of real documents ({len(groups)}), got {k}")
+def _deal(
+    docs: list[Document], groups: list[str], k: int, copies_in_test: bool
+) -> list[tuple[list[Document], list[Document]]]:
+    """Deal ``groups`` round-robin into ``k`` test folds; every other document trains."""
     folds = []
     for i in range(k):
         test = set(groups[i::k])
         train = [d for d in docs if group_id(d) not in test]
-        folds.append((train, [d for d in docs if group_id(d) in test and AUG_SEP not in d.id]))
+        tested = [d for d in docs if group_id(d) in test and (copies_in_test or AUG_SEP not in d.id)]
+        folds.append((train, tested))
     return folds
+
+
+def kfold_real(docs: Iterable[Document], k: int, seed: int = 13) -> list[tuple[list[Document], list[Document]]]:
+    """``k`` pairs ``(train, test)`` where only real documents are ever tested.
+
+    Real (``synthetic=False``) documents are dealt into ``k`` folds; synthetic ones always
+    train. Augmented copies follow their original, so a tested article's copies never train
+    (nor are they tested: only the article as written is scored).
+    """
+    docs = list(docs)
+    groups = _shuffled_groups([d for d in docs if not d.synthetic], seed)
+    if not 2 <= k <= len(groups):
+        raise ValueError(f"k must be between 2 and the number of real documents ({len(groups)}), got {k}")
+    return _deal(docs, groups, k, copies_in_test=False)
 
 
 def kfold(docs: Iterable[Document], k: int, seed: int = 13) -> list[tuple[list[Document], list[Document]]]:
@@ -82,8 +90,4 @@ def kfold(docs: Iterable[Document], k: int, seed: int = 13) -> list[tuple[list[D
     groups = _shuffled_groups(docs, seed)
     if not 2 <= k <= len(groups):
         raise ValueError(f"k must be between 2 and the number of documents ({len(groups)}), got {k}")
-    folds = []
-    for i in range(k):
-        test = set(groups[i::k])
-        folds.append(([d for d in docs if group_id(d) not in test], _select(docs, test)))
-    return folds
+    return _deal(docs, groups, k, copies_in_test=True)
