@@ -217,8 +217,6 @@ class Tagger:
             raise ValueError(f"quantize must be None or 'int8', got {quantize!r}")
         if dtype not in (None, *DTYPES):
             raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-        if dtype not in (None, "fp32") and (quantize or backend == "onnx"):
-            raise ValueError(f"dtype={dtype!r} applies to the torch backend without quantize")
         model_dir = resolve_model_dir(path_or_hub_id, revision=revision, token=token)
         if (
             backend == "torch"
@@ -226,6 +224,8 @@ class Tagger:
             and not (model_dir / "model.safetensors").is_file()
         ):
             backend = "onnx"
+        if dtype not in (None, "fp32") and (quantize or backend == "onnx"):
+            raise ValueError(f"dtype={dtype!r} applies to the torch backend without quantize")
         if backend == "onnx":
             from transformers import AutoTokenizer
 

@@ -177,12 +177,16 @@ class RasdModel(nn.Module):
         token_loss_weight: float = 1.0,
         event_loss_weight: float = 1.0,
         event_pooling: str = "mean_max",
+        event_head: EventHead | None = None,
     ):
         super().__init__()
         self.token_model = token_model
         self.event_types = list(event_types)
         hidden = token_model.config.hidden_size
-        self.event_head = EventHead(hidden, len(self.event_types), event_hidden_size, event_dropout, event_pooling)
+        # A given head (a saved folder's) wins over the event_* arguments.
+        self.event_head = event_head or EventHead(
+            hidden, len(self.event_types), event_hidden_size, event_dropout, event_pooling
+        )
         self.token_loss_weight = token_loss_weight
         self.event_loss_weight = event_loss_weight
 
@@ -279,8 +283,8 @@ class RasdModel(nn.Module):
         model_dir = Path(model_dir)
         meta = RasdMeta.load(model_dir / META_FILE)
         token_model = AutoModelForTokenClassification.from_pretrained(model_dir, dtype=torch.float32)
-        model = cls(token_model, event_types=meta.event_types)
-        model.event_head = EventHead.from_config(token_model.config.hidden_size, len(meta.event_types), meta.event_head)
+        head = EventHead.from_config(token_model.config.hidden_size, len(meta.event_types), meta.event_head)
+        model = cls(token_model, event_types=meta.event_types, event_head=head)
         model.event_head.load_state_dict(load_file(str(model_dir / EVENT_HEAD_FILE)))
         tokenizer = AutoTokenizer.from_pretrained(model_dir)
         model.eval()

@@ -143,6 +143,8 @@ def test_onnx_export_matches_torch(model_dir, reference, tmp_path):
     ]
     auto = Tagger.from_pretrained(out)  # a folder with model.onnx only: the onnx backend is picked
     assert isinstance(auto.model, OnnxRasdModel)
+    with pytest.raises(ValueError, match="torch backend"):  # the picked onnx backend has no bf16
+        Tagger.from_pretrained(out, dtype="bf16")
     int8_docs = Tagger.from_pretrained(out, backend="onnx", quantize="int8").tag(TEXTS)
     assert span_f1(spans(int8_docs), spans(reference)) >= 0.9
 

@@ -245,9 +245,6 @@ def orthographic_noise(doc: Document, *, prob: float, seed: int, new_id: str | N
     return _rebuild(doc, editor, new_id or doc.id, "noise")
 
 
-# --- both ---------------------------------------------------------------------------------
-
-
 # --- page furniture -------------------------------------------------------------------------
 
 
@@ -290,9 +287,12 @@ def add_furniture(
         text += headline
     # Sentences of the block as the splitter cuts them (one per line), all without events.
     new = [Sentence(block_start + a, block_start + b, []) for a, b in split_sentences(text[block_start:])]
-    sentences = [s for s in doc.sentences if s.end <= len(doc.text.rstrip())] + new
+    sentences = list(doc.sentences) + new
     extra = dict(doc.extra) | {"furniture": len(items)}
     return Document(doc.id, text, doc.source, doc.synthetic, entities, sentences, extra)
+
+
+# --- both ---------------------------------------------------------------------------------
 
 
 def augment_corpus(docs: Iterable[Document], config: AugmentConfig) -> list[Document]:
@@ -308,12 +308,13 @@ def augment_corpus(docs: Iterable[Document], config: AugmentConfig) -> list[Docu
         return docs
     if config.furniture_prob > 0:
         donors = furniture_donors(docs)
-        docs = [
-            add_furniture(d, donors, rng, config.furniture_items)
-            if d.synthetic and (rng := random.Random(f"{config.seed}:{d.id}:furniture")).random() < config.furniture_prob
-            else d
-            for d in docs
-        ]
+        with_furniture = []
+        for d in docs:
+            rng = random.Random(f"{config.seed}:{d.id}:furniture")
+            if d.synthetic and rng.random() < config.furniture_prob:
+                d = add_furniture(d, donors, rng, config.furniture_items)
+            with_furniture.append(d)
+        docs = with_furniture
     if config.copies < 1:
         return docs
     pool = mention_pool(docs, config.min_count)

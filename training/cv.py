@@ -44,7 +44,7 @@ def cross_validate(cfg: TrainingConfig, k: int, test_on: str = "all") -> dict[st
         fold_cfg.training.output_dir = str(out / f"fold-{i}")
         fold_cfg.data.test_files = []
         dev_docs = None if (cfg.data.dev_files or cfg.data.dev_fraction > 0) else []
-        if test_on == "real" and dev_docs is None and not cfg.data.dev_files:
+        if test_on == "real" and not cfg.data.dev_files and cfg.data.dev_fraction > 0:
             synthetic, dev_docs = split_corpus([d for d in train_docs if d.synthetic], cfg.data.dev_fraction, cfg.training.seed)
             train_docs = [d for d in train_docs if not d.synthetic] + synthetic
         result = train(fold_cfg, train_docs, dev_docs, test_docs)
