@@ -1,7 +1,7 @@
 """Inference subcommands of the ``rasd`` CLI: ``tag`` and ``export`` (:mod:`inference.onnx`).
 
 ``rasd tag --model M --input PATH --output OUT.jsonl [--records OUT.csv] [--batch-size N]
-[--device D] [--resume] [--max-chars N] [--backend torch|onnx] [--quantize int8] [--dtype bf16] [--num-threads N]
+[--device D] [--resume] [--max-chars N] [--backend torch|onnx] [--quantize int8] [--dtype bf16] [--no-prepack] [--num-threads N]
 [--token-budget N]`` exits 0 when every article was tagged, 2 when
 some inputs failed (they are listed in ``OUT.errors.jsonl``), 1 when the job could not run.
 """
@@ -61,6 +61,13 @@ def add_tag_parser(subparsers: Any) -> None:
         choices=["fp32", "bf16", "fp16"],
         help="torch weights dtype (default fp32; bf16 on GPUs and bf16-capable CPUs, fp16 on GPUs)",
     )
+    p.add_argument(
+        "--no-prepack",
+        dest="prepack",
+        action="store_false",
+        default=None,
+        help="keep plain torch linear layers on CPU (default: oneDNN-prepacked, GELU fused; inference/prepack.py)",
+    )
     p.add_argument("--num-threads", type=_positive, help="intra-op CPU threads (default: library default)")
     p.add_argument(
         "--token-budget",
@@ -90,6 +97,7 @@ def run_tag(args: argparse.Namespace) -> int:
             num_threads=args.num_threads,
             token_budget=args.token_budget,
             dtype=args.dtype,
+            prepack=args.prepack,
         )
     except Exception as exc:  # noqa: BLE001 - a bad folder, hub id or device: one clear line, exit 1
         logger.error(

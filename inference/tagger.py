@@ -22,6 +22,8 @@ Fast paths (see benchmarks/README.md for measured gains):
   the ``model.int8.onnx`` graph written by ``rasd export onnx --quantize int8``).
 * ``dtype="bf16"``: bfloat16 weights and activations (torch backend). Pays on GPUs and on CPUs
   with native bf16 dot products (AVX512-BF16, AMX); elsewhere it is emulated and slower.
+* ``prepack`` (on by default on CPU): encoder weights laid out once in oneDNN's blocked format
+  and the feed-forward GELU fused into its matmul (:mod:`inference.prepack`).
 * ``backend="onnx"``: onnxruntime on a folder written by ``rasd export onnx`` (:mod:`inference.onnx`).
 * ``num_threads=N``: intra-op threads (``torch.set_num_threads``, process wide; onnxruntime session).
 """
@@ -52,6 +54,7 @@ from .decode import (
     sigmoid,
     window_tokens,
 )
+from .prepack import prepack_available, prepack_linears
 from .records import derive_records
 from .types import TaggedDocument, TaggedSentence
 
@@ -203,13 +206,16 @@ class Tagger:
         num_threads: int | None = None,
         token_budget: int | None = None,
         dtype: str | None = None,
+        prepack: bool | None = None,
     ) -> Tagger:
         """Load a saved model folder or hub id (``device`` defaults to cuda when available, else cpu).
 
         ``backend``: ``"torch"`` (a saved folder) or ``"onnx"`` (a folder from ``rasd export onnx``;
         chosen automatically for a folder with ``model.onnx`` and no ``model.safetensors``).
         ``quantize``: ``None`` or ``"int8"``; ``dtype``: ``None``/``"fp32"``, ``"bf16"`` or ``"fp16"``
-        (torch backend; fp16 on GPU only); ``num_threads``, ``token_budget``: see the module docstring.
+        (torch backend; fp16 on GPU only); ``prepack``: oneDNN prepacked linear layers with fused GELU
+        (:mod:`inference.prepack`; ``None``: on for the torch backend on CPU without ``quantize`` when the
+        PyTorch build supports it; ``True``: required); ``num_threads``, ``token_budget``: see the module docstring.
         """
         if backend not in ("torch", "onnx"):
             raise ValueError(f"backend must be 'torch' or 'onnx', got {backend!r}")
@@ -226,6 +232,10 @@ class Tagger:
             backend = "onnx"
         if dtype not in (None, "fp32") and (quantize or backend == "onnx"):
             raise ValueError(f"dtype={dtype!r} applies to the torch backend without quantize")
+        device = device or default_device()
+        on_cpu = backend == "torch" and torch.device(device).type == "cpu" and not quantize
+        if prepack and not on_cpu:
+            raise ValueError("prepack=True applies to the torch backend on CPU without quantize")
         if backend == "onnx":
             from transformers import AutoTokenizer
 
@@ -236,7 +246,6 @@ class Tagger:
             meta = RasdMeta.load(model_dir / "rasd.json")
             logger.info("loaded rasd onnx model from %s (%s)", model_dir, quantize or "fp32")
             return cls(onnx_model, tokenizer, meta, "cpu", token_budget, num_threads)  # type: ignore[arg-type]
-        device = device or default_device()
         model, tokenizer, meta = RasdModel.from_pretrained(model_dir, device="cpu")
         if quantize == "int8":
             if torch.device(device).type != "cpu":
@@ -247,6 +256,11 @@ class Tagger:
         if dtype == "bf16" and torch.device(device).type == "cpu" and not cpu_has_native_bf16():
             logger.warning("this CPU has no native bf16 (AVX512-BF16/AMX): bf16 is emulated and likely slower than fp32")
         model.to(device, dtype=DTYPES[dtype or "fp32"])
+        if on_cpu and prepack is not False:
+            if prepack_available(DTYPES[dtype or "fp32"]):
+                prepack_linears(model.token_model.base_model, getattr(model.token_model.config, "hidden_act", None))
+            elif prepack:
+                raise ValueError(f"this PyTorch build cannot prepack {dtype or 'fp32'} linear layers (oneDNN)")
         logger.info("loaded rasd model from %s on %s (%s)", model_dir, device, quantize or dtype or "fp32")
         return cls(model, tokenizer, meta, device, token_budget, num_threads)
 

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from inference import Tagger
+from inference.prepack import PackedLinear, prepack_available, prepack_linears
 from inference.tagger import batch_bounds
 from rasd.corpus import Document
 from rasd.modeling import RasdMeta, RasdModel
@@ -103,6 +104,66 @@ def test_bf16_agrees_with_fp32(model_dir, reference):
         Tagger.from_pretrained(model_dir, device="cpu", dtype="fp16")
 
 
+needs_prepack = pytest.mark.skipif(not prepack_available(), reason="no oneDNN prepacked linear in this build")
+
+
+@needs_prepack
+@pytest.mark.parametrize("act", ["gelu", "relu"])
+def test_prepack_linears_reproduces_the_encoder(act):
+    from transformers import BertConfig, BertModel
+
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=50, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, hidden_act=act
+    )
+    model = BertModel(config).eval()
+    ids = torch.randint(0, 50, (3, 9))
+    mask = torch.ones_like(ids)
+    mask[1, 5:] = 0  # a padded row
+    with torch.inference_mode():
+        want = model(ids, attention_mask=mask)
+        assert prepack_linears(model, act) == 2 * 6 + 1  # q, k, v, attention out, ffn in, ffn out; pooler
+        got = model(ids, attention_mask=mask)
+    assert not any(type(m) is torch.nn.Linear for m in model.modules())
+    fused = [m for m in model.modules() if isinstance(m, PackedLinear) and m.attr == "gelu"]
+    assert len(fused) == (2 if act == "gelu" else 0)  # only the erf GELU is fused; relu stays a module
+    assert all(isinstance(layer.intermediate.intermediate_act_fn, torch.nn.Identity) == (act == "gelu")
+               for layer in model.encoder.layer)  # fmt: skip
+    torch.testing.assert_close(got.last_hidden_state, want.last_hidden_state, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(got.pooler_output, want.pooler_output, atol=1e-5, rtol=1e-5)
+
+
+@needs_prepack
+def test_prepack_is_the_cpu_default_and_matches_plain_linears(model_dir, reference):
+    packed = Tagger.from_pretrained(model_dir, device="cpu")
+    assert not any(type(m) is torch.nn.Linear for m in packed.model.token_model.base_model.modules())
+    plain = Tagger.from_pretrained(model_dir, device="cpu", prepack=False)
+    assert not any(isinstance(m, PackedLinear) for m in plain.model.modules())
+    docs = plain.tag(TEXTS)
+    assert spans(docs) == spans(reference)
+    for d, r in zip(docs, reference, strict=True):
+        assert [e.score for e in d.entities] == pytest.approx([e.score for e in r.entities], abs=1e-4)
+        assert [s.labels for s in d.sentences] == [s.labels for s in r.sentences]
+    if prepack_available(torch.bfloat16):
+        bf16 = Tagger.from_pretrained(model_dir, device="cpu", dtype="bf16")
+        assert any(isinstance(m, PackedLinear) for m in bf16.model.modules())
+        assert span_f1(spans(bf16.tag(TEXTS)), spans(reference)) >= 0.9
+
+
+def test_prepack_option_errors(model_dir, monkeypatch):
+    with pytest.raises(ValueError, match="prepack"):
+        Tagger.from_pretrained(model_dir, device="cpu", quantize="int8", prepack=True)
+    quantized = Tagger.from_pretrained(model_dir, device="cpu", quantize="int8")  # auto: no prepack on int8
+    assert not any(isinstance(m, PackedLinear) for m in quantized.model.modules())
+    import inference.tagger
+
+    monkeypatch.setattr(inference.tagger, "prepack_available", lambda dtype: False)
+    with pytest.raises(ValueError, match="cannot prepack"):
+        Tagger.from_pretrained(model_dir, device="cpu", prepack=True)
+    fallback = Tagger.from_pretrained(model_dir, device="cpu")  # auto: plain linears, no error
+    assert not any(isinstance(m, PackedLinear) for m in fallback.model.modules())
+
+
 def test_onnx_export_matches_torch(model_dir, reference, tmp_path):
     pytest.importorskip("onnxruntime")
     from inference.onnx import OnnxRasdModel, is_onnx_dir
@@ -149,7 +210,7 @@ def test_onnx_export_matches_torch(model_dir, reference, tmp_path):
     assert span_f1(spans(int8_docs), spans(reference)) >= 0.9
 
 
-def test_tag_cli_fast_path_options(model_dir, tmp_path):
+def test_tag_cli_fast_path_options(model_dir, tmp_path, monkeypatch):
     import json
 
     from rasd.cli import main
@@ -165,4 +226,11 @@ def test_tag_cli_fast_path_options(model_dir, tmp_path):
         == 0
     )
     assert main([*args, "--dtype", "bf16", "--device", "cpu"]) == 0
+    import inference.tagger
+
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("prepack_linears called despite --no-prepack")
+
+    monkeypatch.setattr(inference.tagger, "prepack_linears", refuse)
+    assert main([*args, "--no-prepack", "--device", "cpu"]) == 0
     assert len(out.read_text(encoding="utf-8").splitlines()) == len(TEXTS)
