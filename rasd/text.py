@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -167,13 +168,42 @@ def normalize(text: str, options: NormalizationOptions | None = None) -> Normali
 
     Deleting normalisations (diacritics, tatweel, invisible marks) drop
     characters; substituting ones (digits, alef, yeh, teh marbuta) keep length.
+    Control characters become spaces so they never glue words together.
 
     >>> n = normalize("الـقُوّات")
     >>> n.text, n.to_original(0, len(n.text))
     ('القوات', (0, 9))
     """
-    opts = options or NormalizationOptions()
-    table: dict[int, str] = {}
+    deletable, table = _plan(options or NormalizationOptions())
+    # Whole runs are cut and kept slices translated at C speed: a per-character loop cost
+    # ~3% of batch tagging (benchmarks/README.md).
+    pieces: list[str] = []
+    offsets: list[int] = []
+    pos = 0
+    if deletable is not None:
+        for m in deletable.finditer(text):
+            pieces.append(text[pos : m.start()])
+            offsets.extend(range(pos, m.start()))
+            pos = m.end()
+    pieces.append(text[pos:])
+    offsets.extend(range(pos, len(text)))
+    return NormalizedText("".join(pieces).translate(table), tuple(offsets), len(text), text)
+
+
+_CONTROL = "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f\x7f"
+
+
+@functools.cache
+def _plan(opts: NormalizationOptions) -> tuple[re.Pattern[str] | None, dict[int, str]]:
+    """The deletion pattern (runs of deletable characters) and the substitution table of ``opts``."""
+    classes = []
+    if opts.strip_diacritics:
+        classes.append(_DIACRITICS.pattern[1:-1])
+    if opts.strip_tatweel:
+        classes.append(_TATWEEL)
+    if opts.strip_invisible:
+        classes.append(_INVISIBLE.pattern[1:-1])
+    table: dict[int, str] = {ord(c): " " for c in _CONTROL}
     if opts.arabic_digits:
         table.update(_DIGITS)
     if opts.unify_alef:
@@ -182,21 +212,7 @@ def normalize(text: str, options: NormalizationOptions | None = None) -> Normali
         table[ord("ى")] = "ي"
     if opts.unify_teh_marbuta:
         table[ord("ة")] = "ه"
-    chars: list[str] = []
-    offsets: list[int] = []
-    for i, ch in enumerate(text):
-        if opts.strip_diacritics and _DIACRITICS.match(ch):
-            continue
-        if opts.strip_tatweel and ch == _TATWEEL:
-            continue
-        if opts.strip_invisible and _INVISIBLE.match(ch):
-            continue
-        if ch in "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f\x7f":
-            # Control characters become spaces so they never glue words together.
-            ch = " "
-        chars.append(ch.translate(table) if table else ch)
-        offsets.append(i)
-    return NormalizedText("".join(chars), tuple(offsets), len(text), text)
+    return (re.compile("[" + "".join(classes) + "]+") if classes else None), table
 
 
 # --- proclitics --------------------------------------------------------------------------

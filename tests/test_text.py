@@ -91,6 +91,46 @@ def test_normalize_kept_diacritics_are_not_extended():
     assert n.text == "القواتُ" and n.to_original(0, 6) == (0, 6)
 
 
+def _normalize_by_character(text: str, opts: NormalizationOptions) -> tuple[str, tuple[int, ...]]:
+    """The normalisation rules applied one character at a time: the reference for the run-based code."""
+    import unicodedata
+
+    out, offsets = [], []
+    for i, ch in enumerate(text):
+        diacritic = "\u0610" <= ch <= "\u061a" or "\u064b" <= ch <= "\u065f" or ch == "\u0670" or "\u06d6" <= ch <= "\u06ed"
+        invisible = ch in "\u061c\u00ad\ufeff" or "\u200b" <= ch <= "\u200f" or "\u202a" <= ch <= "\u202e" or "\u2060" <= ch <= "\u2069"
+        if (opts.strip_diacritics and diacritic) or (opts.strip_tatweel and ch == "\u0640") or (opts.strip_invisible and invisible):
+            continue
+        if unicodedata.category(ch) == "Cc" and ch not in "\t\n\r" and ord(ch) < 0x80:
+            ch = " "
+        if opts.arabic_digits and ("\u0660" <= ch <= "\u0669" or "\u06f0" <= ch <= "\u06f9"):
+            ch = str(int(unicodedata.digit(ch)))
+        if opts.unify_alef and ch in "أإآٱ":
+            ch = "ا"
+        if opts.unify_yeh and ch == "ى":
+            ch = "ي"
+        if opts.unify_teh_marbuta and ch == "ة":
+            ch = "ه"
+        out.append(ch)
+        offsets.append(i)
+    return "".join(out), tuple(offsets)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_normalize_matches_the_character_rules(seed):
+    import random
+
+    rng = random.Random(seed)
+    alphabet = "قواتالأإآٱىة ٠١٢۳۴ـ\u064e\u0651\u0670\u200f\ufeff\u00ad\x00\x07\t\n\x7fab.,«»"
+    flags = [rng.random() < 0.5 for _ in range(7)]
+    opts = NormalizationOptions(*flags)
+    for _ in range(50):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 40)))
+        norm = normalize(text, opts)
+        assert (norm.text, norm.offsets) == _normalize_by_character(text, opts), (text, opts)
+        assert norm.original_length == len(text)
+
+
 def test_normalize_control_characters_become_spaces():
     n = normalize("a\x00b\tc")
     assert n.text == "a b\tc" and n.offsets == (0, 1, 2, 3, 4)
