@@ -38,11 +38,13 @@ sys.path.insert(0, str(ROOT))
 
 PATHS = {
     "baseline": "transformers pipeline (entities only), fixed batch of chunks",
-    "rasd": "Tagger, fp32 torch, batch_size windows, entities+events+records",
+    "rasd": "Tagger, fp32 torch (CPU: prepacked oneDNN linears), batch_size windows, entities+events+records",
+    "rasd-noprepack": "rasd with plain torch linear layers (prepack=False)",
     "rasd-budget": "+ token-budget batches (length-sorted) instead of a fixed batch size",
     "rasd-threads": "+ torch.set_num_threads(--threads)",
     "rasd-int8": "+ torch dynamic int8 (quantize='int8')",
     "rasd-bf16": "+ bfloat16 weights and activations (dtype='bf16'; native on AVX512-BF16/AMX CPUs)",
+    "rasd-bf16-noprepack": "rasd-bf16 with plain torch linear layers (prepack=False)",
     "rasd-onnx": "onnxruntime fp32 (rasd export onnx)",
     "rasd-onnx-int8": "onnxruntime dynamic int8 (rasd export onnx --quantize int8)",
 }
@@ -130,8 +132,12 @@ def _rasd(args: argparse.Namespace, path: str, articles: list[dict[str, str]]):
         kw["num_threads"] = args.threads
     if path == "rasd-int8":
         kw["quantize"] = "int8"
-    if path == "rasd-bf16" or (args.dtype == "bf16" and path in ("rasd", "rasd-budget", "rasd-threads")):
+    if path.startswith("rasd-bf16") or (
+        args.dtype == "bf16" and path in ("rasd", "rasd-noprepack", "rasd-budget", "rasd-threads")
+    ):
         kw["dtype"] = "bf16"
+    if path.endswith("-noprepack"):
+        kw["prepack"] = False
     if path.startswith("rasd-onnx"):
         kw = {
             "backend": "onnx",
@@ -268,7 +274,8 @@ def main(argv: list[str] | None = None) -> None:
                     print(f"  round {r + 1} {path:15s} {res['seconds']:8.1f} s", flush=True)
     ref = runs["rasd"][0] if runs["rasd"] else None
     base = min((x["seconds"] for x in runs.get("baseline", [])), default=None)
-    header = f"{'path':15s} {'best s':>8s} {'rounds s':>17s} {'art/s':>7s} {'tok/s':>8s} {'peak RSS':>9s} {'vs base':>8s} {'ent F1':>7s} {'entities':>8s} {'ev F1':>7s}"
+    base_median = statistics.median(x["seconds"] for x in runs["baseline"]) if runs.get("baseline") else None
+    header = f"{'path':19s} {'best s':>7s} {'rounds s':>17s} {'art/s':>6s} {'tok/s':>6s} {'peak RSS':>8s} {'vs base':>7s} {'median':>6s} {'ent F1':>6s} {'entities':>8s} {'ev F1':>6s}"
     lines = [header, "-" * len(header)]
     summary = []
     for path in paths:
@@ -284,17 +291,19 @@ def main(argv: list[str] | None = None) -> None:
             span_f1(first["events"], ref["events"]) if ref and first["events"] is not None else float("nan")
         )
         ratio = base / best if base else float("nan")
+        median_ratio = base_median / statistics.median(times) if base_median else float("nan")
         rounds = "/".join(f"{t:.1f}" for t in times)
         lines.append(
-            f"{path:15s} {best:8.1f} {rounds:>17s} {len(articles) / best:7.2f} {tokens / best:8.0f}"
-            f" {rss:7.0f}MB {ratio:7.2f}x {f1:7.2f} {sum(map(len, first['entities'])):8d} {ev_f1:7.2f}"
+            f"{path:19s} {best:7.1f} {rounds:>17s} {len(articles) / best:6.2f} {tokens / best:6.0f}"
+            f" {rss:6.0f}MB {ratio:6.2f}x {median_ratio:5.2f}x {f1:6.2f} {sum(map(len, first['entities'])):8d} {ev_f1:6.2f}"
         )
         summary.append(
             {"path": path, "best_s": best, "rounds_s": times, "median_s": statistics.median(times),
              "articles_per_s": len(articles) / best, "tokens_per_s": tokens / best, "peak_rss_mb": rss,
-             "vs_baseline": ratio, "entity_f1_vs_rasd": f1, "event_f1_vs_rasd": ev_f1, "threads": runs[path][0]["threads"]}
+             "vs_baseline": ratio, "median_vs_baseline": median_ratio, "entity_f1_vs_rasd": f1, "event_f1_vs_rasd": ev_f1, "threads": runs[path][0]["threads"]}
         )  # fmt: skip
     print("\n".join(lines))
+    print("vs base: best round against the baseline's best; median: median round against the baseline's median")
     print("ent F1 / ev F1: micro F1 of entity spans / sentence event labels against the fp32 `rasd` path")
     print(f"load avg at end {os.getloadavg()[0]:.1f}; paths: " + "; ".join(f"{p}: {PATHS[p]}" for p in paths))
     if args.json:
