@@ -87,20 +87,20 @@ def prepack_linears(encoder: nn.Module, hidden_act: str | None = None) -> int:
     :func:`prepack_available` for the encoder's dtype first.
     """
     fuse = hidden_act in _FUSABLE_ACTS
-    fused: set[int] = set()
+    fused = 0
     for module in list(encoder.modules()):
         dense = getattr(module, "dense", None)
         if fuse and isinstance(dense, nn.Linear) and hasattr(module, "intermediate_act_fn"):
             module.dense = PackedLinear(dense, hidden_act)
             module.intermediate_act_fn = nn.Identity()
-            fused.add(id(module.dense))
-    count = len(fused)
+            fused += 1
+    count = fused
     for module in list(encoder.modules()):
         for child_name, child in list(module.named_children()):
             if type(child) is nn.Linear:  # exact type: quantised or LoRA linears are subclasses/others
                 setattr(module, child_name, PackedLinear(child))
                 count += 1
     logger.info(
-        "prepacked %d linear layers (%d with fused %s)", count, len(fused), hidden_act if fuse else "-"
+        "prepacked %d linear layers (%d with fused %s)", count, fused, hidden_act if fuse else "-"
     )
     return count
