@@ -271,7 +271,7 @@ def main(argv: list[str] | None = None) -> None:
                 res = run_path(args, path, Path(tmp), r)
                 if res:
                     runs[path].append(res)
-                    print(f"  round {r + 1} {path:15s} {res['seconds']:8.1f} s", flush=True)
+                    print(f"  round {r + 1} {path:19s} {res['seconds']:8.1f} s", flush=True)
     ref = runs["rasd"][0] if runs["rasd"] else None
     base = min((x["seconds"] for x in runs.get("baseline", [])), default=None)
     base_median = statistics.median(x["seconds"] for x in runs["baseline"]) if runs.get("baseline") else None

@@ -57,12 +57,20 @@ class PackedLinear(nn.Module):
         return f"in_features={self.in_features}, out_features={self.out_features}{act}"
 
 
+def cpu_has_native_bf16() -> bool:
+    """Whether oneDNN runs bf16 matmuls natively on this CPU (AVX512-BF16 or AMX)."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # a build without oneDNN
+        return False
+
+
 @functools.cache
 def prepack_available(dtype: torch.dtype = torch.float32) -> bool:
     """Whether this PyTorch build has the oneDNN ops and they reproduce ``F.linear`` (+ GELU) in ``dtype``."""
     if not torch.backends.mkldnn.is_available():
         return False
-    if dtype == torch.bfloat16 and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+    if dtype == torch.bfloat16 and not cpu_has_native_bf16():
         return False
     try:
         generator = torch.Generator().manual_seed(0)

@@ -54,7 +54,7 @@ from .decode import (
     sigmoid,
     window_tokens,
 )
-from .prepack import prepack_available, prepack_linears
+from .prepack import cpu_has_native_bf16, prepack_available, prepack_linears
 from .records import derive_records
 from .types import TaggedDocument, TaggedSentence
 
@@ -138,14 +138,6 @@ def _is_ffn_output(name: str) -> bool:
 
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-def cpu_has_native_bf16() -> bool:
-    """Whether oneDNN runs bf16 matmuls natively on this CPU (AVX512-BF16 or AMX)."""
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):  # a build without oneDNN
-        return False
 
 
 def batch_bounds(
