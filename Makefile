@@ -22,10 +22,10 @@ demo: setup
 	$(BIN)/python scripts/demo.py
 
 test: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -P -m pytest -q
 
 test-slow: setup
-	$(BIN)/python -m pytest -q -m slow
+	$(BIN)/python -P -m pytest -q -m slow
 
 lint: setup
 	$(BIN)/ruff check .

@@ -25,6 +25,10 @@ from pathlib import Path
 
 import numpy as np
 from datasets import Dataset
+from rasd.training.config import load_config
+from rasd.training.dataset import encode_documents
+from rasd.training.evaluate import bio_to_spans, predict_encoded
+from rasd.training.trainer import train
 from seqeval.metrics import classification_report
 from seqeval.scheme import IOB2
 from transformers import (
@@ -39,10 +43,6 @@ from transformers import (
 
 from rasd.corpus import Document, Sentence, Span
 from rasd.modeling import RasdModel
-from training.config import load_config
-from training.dataset import encode_documents
-from training.evaluate import bio_to_spans, predict_encoded
-from training.trainer import train
 
 logger = logging.getLogger("benchmarks.anercorp")
 NATIVE_LABELS = ["PERS", "LOC", "ORG", "MISC"]

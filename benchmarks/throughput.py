@@ -123,7 +123,7 @@ def _baseline(args: argparse.Namespace, articles: list[dict[str, str]]):
 
 
 def _rasd(args: argparse.Namespace, path: str, articles: list[dict[str, str]]):
-    from inference.tagger import Tagger
+    from rasd.inference.tagger import Tagger
 
     kw: dict = {"device": args.device}
     if path == "rasd-budget":
@@ -202,7 +202,7 @@ def count_tokens(model: str, articles: list[dict[str, str]]) -> int:
 
 
 def ensure_onnx(model: str, onnx_dir: str) -> None:
-    from inference.onnx import ONNX_INT8_FILE, export_onnx, is_onnx_dir
+    from rasd.inference.onnx import ONNX_INT8_FILE, export_onnx, is_onnx_dir
 
     src, dst = Path(model) / "model.safetensors", Path(onnx_dir) / ONNX_INT8_FILE
     if is_onnx_dir(onnx_dir) and dst.is_file() and dst.stat().st_mtime >= src.stat().st_mtime:

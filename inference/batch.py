@@ -22,9 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Protocol
 
+from rasd.inference.types import CSV_COLUMNS, TaggedDocument
 from tqdm.auto import tqdm
-
-from .types import CSV_COLUMNS, TaggedDocument
 
 logger = logging.getLogger(__name__)
 

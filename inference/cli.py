@@ -13,7 +13,7 @@ import logging
 import sys
 from typing import Any
 
-from .batch import DEFAULT_CHUNK, DEFAULT_MAX_CHARS
+from rasd.inference.batch import DEFAULT_CHUNK, DEFAULT_MAX_CHARS
 
 logger = logging.getLogger(__name__)
 
@@ -78,8 +78,8 @@ def add_tag_parser(subparsers: Any) -> None:
 
 
 def run_tag(args: argparse.Namespace) -> int:
-    from .batch import input_files, run_tag_job
-    from .tagger import Tagger
+    from rasd.inference.batch import input_files, run_tag_job
+    from rasd.inference.tagger import Tagger
 
     if args.input != "-":
         try:
@@ -124,7 +124,7 @@ def add_parser(subparsers: Any) -> None:
     add_tag_parser(subparsers)
     # `export` (ONNX) is registered here by inference/onnx's add_export_parser when it exists.
     try:
-        from .onnx import add_export_parser  # type: ignore[attr-defined]
+        from rasd.inference.onnx import add_export_parser  # type: ignore[attr-defined]
     except ImportError:
         return
     add_export_parser(subparsers)

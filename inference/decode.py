@@ -30,10 +30,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from rasd.inference.types import ArticleEvent, Entity, EventScore
 
 from rasd.text import proclitic_length
-
-from .types import ArticleEvent, Entity, EventScore
 
 
 @dataclass(frozen=True)

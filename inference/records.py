@@ -7,7 +7,7 @@ weapon classes named in the sentence: the WEAPON entities' text when they name
 a class, otherwise Arabic/English keywords in the sentence itself, matched on a
 normalised view (no diacritics or tatweel, one alef, ي for ى, ه for ة).
 
->>> from inference.types import Entity, EventScore, TaggedSentence
+>>> from rasd.inference.types import Entity, EventScore, TaggedSentence
 >>> text = "أطلقت الميليشيات صواريخ كاتيوشا على قاعدة عين الأسد."
 >>> ents = [Entity(6, 16, "ACTOR", "الميليشيات", 0.9), Entity(17, 31, "WEAPON", "صواريخ كاتيوشا", 0.8),
 ...         Entity(36, 51, "SITE", "قاعدة عين الأسد", 1.0)]
@@ -22,9 +22,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from rasd.text import NormalizationOptions, normalize
+from rasd.inference.types import Entity, EventRecord
 
-from .types import Entity, EventRecord
+from rasd.text import NormalizationOptions, normalize
 
 RECORD_EVENT_TYPES: tuple[str, ...] = ("ATTACK", "AIRSTRIKE", "INTERCEPTION", "EXPLOSION")
 

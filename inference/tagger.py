@@ -1,6 +1,6 @@
 """The :class:`Tagger`: a saved rasd model folder (or hub id) → tagged articles.
 
->>> from inference import Tagger                                  # doctest: +SKIP
+>>> from rasd.inference import Tagger                                  # doctest: +SKIP
 >>> tagger = Tagger.from_pretrained("runs/arabert")                # doctest: +SKIP
 >>> doc = tagger("سقطت صواريخ على قاعدة عين الأسد.")               # doctest: +SKIP
 >>> [(e.start, e.end, e.label, e.text) for e in doc.entities]      # doctest: +SKIP
@@ -38,14 +38,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.nn.utils.rnn import pad_sequence
-from tqdm.auto import tqdm
-
-from rasd.modeling import RasdMeta, RasdModel
-from rasd.text import is_arabic, split_sentences
-from rasd.windows import Window, encode_document
-
-from .decode import (
+from rasd.inference.decode import (
     TokenPrediction,
     article_events,
     decode_entities,
@@ -54,9 +47,15 @@ from .decode import (
     sigmoid,
     window_tokens,
 )
-from .prepack import cpu_has_native_bf16, prepack_available, prepack_linears
-from .records import derive_records
-from .types import TaggedDocument, TaggedSentence
+from rasd.inference.prepack import cpu_has_native_bf16, prepack_available, prepack_linears
+from rasd.inference.records import derive_records
+from rasd.inference.types import TaggedDocument, TaggedSentence
+from torch.nn.utils.rnn import pad_sequence
+from tqdm.auto import tqdm
+
+from rasd.modeling import RasdMeta, RasdModel
+from rasd.text import is_arabic, split_sentences
+from rasd.windows import Window, encode_document
 
 logger = logging.getLogger(__name__)
 
@@ -229,9 +228,8 @@ class Tagger:
         if prepack and not on_cpu:
             raise ValueError("prepack=True applies to the torch backend on CPU without quantize")
         if backend == "onnx":
+            from rasd.inference.onnx import OnnxRasdModel
             from transformers import AutoTokenizer
-
-            from .onnx import OnnxRasdModel
 
             onnx_model = OnnxRasdModel(model_dir, quantize=quantize, num_threads=num_threads)
             tokenizer = AutoTokenizer.from_pretrained(model_dir)

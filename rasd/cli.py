@@ -18,8 +18,8 @@ COMMANDS: list[str] = [
     "rasd.commands.validate",
     "rasd.commands.stats",
     "rasd.commands.convert",
-    "training.cli",
-    "inference.cli",
+    "rasd.training.cli",
+    "rasd.inference.cli",
 ]
 
 

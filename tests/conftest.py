@@ -50,8 +50,8 @@ def train_tiny(out, corpus_file):
     (the trainer also writes its model card); shared by the card and publish tests."""
     from pathlib import Path
 
-    from training.config import load_config
-    from training.trainer import train
+    from rasd.training.config import load_config
+    from rasd.training.trainer import train
 
     config = load_config(
         None,

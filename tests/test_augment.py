@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from rasd.corpus import Document, Sentence, Span
-from rasd.validate import validate_documents
-from training.augment import (
+from rasd.training.augment import (
     AugmentConfig,
     augment_corpus,
     mention_pool,
     orthographic_noise,
     replace_mentions,
 )
+
+from rasd.corpus import Document, Sentence, Span
+from rasd.validate import validate_documents
 
 
 def _check_same_structure(orig: Document, aug: Document) -> None:
@@ -143,7 +144,7 @@ def test_augment_corpus(corpus):
 
 
 def test_furniture_block_has_entities_and_no_events(corpus):
-    from training.augment import add_furniture, furniture_donors
+    from rasd.training.augment import add_furniture, furniture_donors
 
     donors = furniture_donors(corpus)
     assert donors and all(text.strip() == text for _, text, _ in donors)

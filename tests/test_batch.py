@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from rasd.inference.batch import errors_path, run_tag_job
+from rasd.inference.types import TaggedDocument
+from rasd.training.tiny import build_tiny_model
 
-from inference.batch import errors_path, run_tag_job
-from inference.types import TaggedDocument
 from rasd.cli import main
 from rasd.corpus import Document
 from rasd.modeling import RasdMeta
-from training.tiny import build_tiny_model
 
 ARTICLES = [
     "قصفت القوات الأمريكية قاعدة عين الأسد في بغداد يوم الاثنين. وقتل جنديان.",

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from inference.decode import (
+from rasd.inference.decode import (
     TokenPrediction,
     article_events,
     bio_spans,
@@ -15,7 +14,8 @@ from inference.decode import (
     snap_span,
     window_tokens,
 )
-from inference.types import EventScore
+from rasd.inference.types import EventScore
+
 from rasd.schema import bio_labels
 
 TAGS = bio_labels()

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from rasd.inference import Tagger
+from rasd.inference.prepack import PackedLinear, prepack_available, prepack_linears
+from rasd.inference.tagger import batch_bounds
+from rasd.training.tiny import build_tiny_model
 
-from inference import Tagger
-from inference.prepack import PackedLinear, prepack_available, prepack_linears
-from inference.tagger import batch_bounds
 from rasd.corpus import Document
 from rasd.modeling import RasdMeta, RasdModel
-from training.tiny import build_tiny_model
 
 TEXTS = [
     "قصفت القوات الأمريكية قاعدة عين الأسد في بغداد يوم الاثنين.",
@@ -155,9 +155,9 @@ def test_prepack_option_errors(model_dir, monkeypatch):
         Tagger.from_pretrained(model_dir, device="cpu", quantize="int8", prepack=True)
     quantized = Tagger.from_pretrained(model_dir, device="cpu", quantize="int8")  # auto: no prepack on int8
     assert not any(isinstance(m, PackedLinear) for m in quantized.model.modules())
-    import inference.tagger
+    import rasd.inference.tagger
 
-    monkeypatch.setattr(inference.tagger, "prepack_available", lambda dtype: False)
+    monkeypatch.setattr(rasd.inference.tagger, "prepack_available", lambda dtype: False)
     with pytest.raises(ValueError, match="cannot prepack"):
         Tagger.from_pretrained(model_dir, device="cpu", prepack=True)
     fallback = Tagger.from_pretrained(model_dir, device="cpu")  # auto: plain linears, no error
@@ -166,7 +166,8 @@ def test_prepack_option_errors(model_dir, monkeypatch):
 
 def test_onnx_export_matches_torch(model_dir, reference, tmp_path):
     pytest.importorskip("onnxruntime")
-    from inference.onnx import OnnxRasdModel, is_onnx_dir
+    from rasd.inference.onnx import OnnxRasdModel, is_onnx_dir
+
     from rasd.cli import main
 
     out = tmp_path / "onnx"
@@ -226,11 +227,11 @@ def test_tag_cli_fast_path_options(model_dir, tmp_path, monkeypatch):
         == 0
     )
     assert main([*args, "--dtype", "bf16", "--device", "cpu"]) == 0
-    import inference.tagger
+    import rasd.inference.tagger
 
     def refuse(*_args, **_kwargs):
         raise AssertionError("prepack_linears called despite --no-prepack")
 
-    monkeypatch.setattr(inference.tagger, "prepack_linears", refuse)
+    monkeypatch.setattr(rasd.inference.tagger, "prepack_linears", refuse)
     assert main([*args, "--no-prepack", "--device", "cpu"]) == 0
     assert len(out.read_text(encoding="utf-8").splitlines()) == len(TEXTS)

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import pytest
-
-from training.metrics import error_summary, event_metrics, prf, seqeval_metrics, span_metrics, tune_thresholds
+from rasd.training.metrics import (
+    error_summary,
+    event_metrics,
+    prf,
+    seqeval_metrics,
+    span_metrics,
+    tune_thresholds,
+)
 
 
 def test_prf_and_undefined_cases():
@@ -73,8 +79,9 @@ def test_threshold_tuning():
 
 def test_bio_decoding_and_proclitic_trim():
     pytest.importorskip("torch")
+    from rasd.training.evaluate import bio_to_spans, trim_proclitics
+
     from rasd.corpus import Span
-    from training.evaluate import bio_to_spans, trim_proclitics
 
     text = "والقوات الأمريكية للقوات في بغداد"
     offsets = [(0, 4), (4, 7), (8, 17), (18, 24), (25, 27), (28, 33)]

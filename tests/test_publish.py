@@ -20,9 +20,8 @@ from huggingface_hub.errors import (
     OfflineModeIsEnabled,
     RepositoryNotFoundError,
 )
-
-from training import publish
-from training.publish import PublishError, add_publish_parser, files_to_upload
+from rasd.training import publish
+from rasd.training.publish import PublishError, add_publish_parser, files_to_upload
 
 REPO = "rasd-org/rasd-tiny"
 REAL_REPO_INFO = HfApi.repo_info
@@ -100,9 +99,8 @@ def test_dry_run_stages_exactly_the_uploadable_files(model_dir: Path, tmp_path: 
 
 
 def test_staged_folder_loads_with_tagger_and_transformers(model_dir: Path, tmp_path: Path) -> None:
+    from rasd.inference import Tagger
     from transformers import AutoConfig, AutoModelForTokenClassification, AutoTokenizer
-
-    from inference import Tagger
 
     out = tmp_path / "staged"
     publish.stage(model_dir, out, REPO)
@@ -294,7 +292,7 @@ def test_cli_registers_publish() -> None:
 
 def test_tagger_loads_by_hub_id_from_offline_cache(model_dir: Path, tmp_path: Path, monkeypatch) -> None:
     """A staged folder placed in the HF cache layout loads by repo id with HF_HUB_OFFLINE=1."""
-    from inference import Tagger
+    from rasd.inference import Tagger
 
     cache = tmp_path / "hub"
     revision = "0123456789abcdef0123456789abcdef01234567"
@@ -367,8 +365,9 @@ def test_notebook_is_valid_nbformat() -> None:
 
 
 def test_notebook_commands_parse_with_the_rasd_cli() -> None:
+    from rasd.training.config import load_config
+
     from rasd.cli import build_parser
-    from training.config import load_config
 
     commands = _notebook_commands()
     names = [argv[0] for argv in commands]

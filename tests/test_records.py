@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
-from inference.records import acled_type, derive_records, weapon_classes
-from inference.types import Entity, EventScore, TaggedSentence
+from rasd.inference.records import acled_type, derive_records, weapon_classes
+from rasd.inference.types import Entity, EventScore, TaggedSentence
 
 
 def ent(text: str, phrase: str, label: str, score: float = 1.0) -> Entity:

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from rasd.inference import Tagger
+from rasd.inference.types import TaggedDocument
+from rasd.training.tiny import build_tiny_model
 
-from inference import Tagger
-from inference.types import TaggedDocument
 from rasd.corpus import Document
 from rasd.modeling import RasdMeta, RasdModel, RasdOutput
 from rasd.text import normalize
-from training.tiny import build_tiny_model
 
 FILLER = "ثم"
 TEXTS = [

@@ -9,11 +9,12 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from rasd.training.config import ConfigError, load_config  # noqa: E402
+from rasd.training.dataset import RasdCollator, WindowDataset, encode_documents  # noqa: E402
+from rasd.training.tiny import build_tiny_model  # noqa: E402
+
 from rasd.modeling import RasdModel, pool_sentences  # noqa: E402
 from rasd.schema import EVENT_TYPES, bio_labels  # noqa: E402
-from training.config import ConfigError, load_config  # noqa: E402
-from training.dataset import RasdCollator, WindowDataset, encode_documents  # noqa: E402
-from training.tiny import build_tiny_model  # noqa: E402
 
 FAST = [
     "model.tiny.vocab_size=300",
@@ -98,7 +99,7 @@ def test_folder_without_pooling_loads_a_mean_head(tmp_path: Path, corpus):
 
 
 def test_event_bias_starts_at_the_training_prior(corpus):
-    from training.trainer import init_event_bias
+    from rasd.training.trainer import init_event_bias
 
     model, _ = build_tiny_model(corpus, vocab_size=300, hidden=32, layers=1, heads=2)
     init_event_bias(model, corpus)
@@ -131,10 +132,9 @@ def test_collator_renumbers_sentences(corpus):
 
 
 def test_tiny_training_save_reload_identical(tmp_path: Path, corpus):
+    from rasd.training.evaluate import evaluate_documents, predict_encoded
+    from rasd.training.trainer import train
     from transformers import AutoModelForTokenClassification
-
-    from training.evaluate import evaluate_documents, predict_encoded
-    from training.trainer import train
 
     cfg = load_config(None, [*FAST, f"training.output_dir={tmp_path / 'm'}", "training.epochs=3", "training.seed=7"])
     result = train(cfg, corpus[:3], dev_docs=corpus[3:], test_docs=corpus[3:])
@@ -172,7 +172,7 @@ def test_tiny_training_save_reload_identical(tmp_path: Path, corpus):
 
 
 def test_real_oversample_repeats_only_real_windows(tmp_path: Path, corpus):
-    from training.trainer import train
+    from rasd.training.trainer import train
 
     base = [*FAST, "training.max_steps=1", "training.tune_event_thresholds=false"]
     once = train(load_config(None, [*base, f"training.output_dir={tmp_path / 'a'}"]), corpus, dev_docs=[])
@@ -190,8 +190,8 @@ def test_real_oversample_repeats_only_real_windows(tmp_path: Path, corpus):
 
 def test_tiny_learns_the_fixture(tmp_path: Path, corpus):
     """Enough steps on four documents to fit them: the pipeline actually learns."""
-    from training.evaluate import evaluate_documents
-    from training.trainer import train
+    from rasd.training.evaluate import evaluate_documents
+    from rasd.training.trainer import train
 
     cfg = load_config(None, [*FAST, f"training.output_dir={tmp_path / 'fit'}", "training.epochs=60",
                              "training.warmup_ratio=0", "data.dev_fraction=0", "training.batch_size=2",

@@ -1,9 +1,9 @@
 """The model card: facts gathered from a saved model folder, rendered with a Jinja template.
 
-The template is ``model_card.md`` at the repository root. A pip install has no
-repository root, so the package ships an identical copy as package data
-(``training/templates/model_card.md``; a test keeps the two equal).
-:func:`template_path` prefers the checkout's file and falls back to the copy.
+The template is ``model_card.md`` at the repository root, the one copy: the package's
+``training/templates/model_card.md`` is a symbolic link to it, so a built wheel carries its
+content as package data and :func:`template_path` finds it the same way in a checkout and in
+an install.
 
 The YAML front matter is built with :class:`huggingface_hub.ModelCardData`
 (``model-index`` from :class:`huggingface_hub.EvalResult`), so the metadata is
@@ -481,15 +481,12 @@ def card_data(facts: ModelCardFacts) -> Any:
 
 
 def template_path() -> Path:
-    """The template: the checkout's top-level ``model_card.md``, else the packaged copy."""
-    checkout = Path(__file__).resolve().parent.parent / TEMPLATE_NAME
-    if checkout.is_file():
-        return checkout
-    packaged = resources.files("training") / "templates" / TEMPLATE_NAME
+    """The template shipped in the package (``rasd/training/templates/model_card.md``)."""
+    packaged = resources.files("rasd.training") / "templates" / TEMPLATE_NAME
     with resources.as_file(packaged) as path:
         if path.is_file():
             return Path(path)
-    raise FileNotFoundError(f"model card template {TEMPLATE_NAME} not found")
+    raise FileNotFoundError(f"model card template {TEMPLATE_NAME} not found in rasd.training")
 
 
 def _fmt(value: Any, digits: int = 3) -> str:

@@ -1,4 +1,4 @@
-"""``rasd train`` and ``rasd evaluate`` (and ``rasd publish``, registered from training.publish)."""
+"""``rasd train`` and ``rasd evaluate`` (and ``rasd publish``, registered from rasd.training.publish)."""
 
 from __future__ import annotations
 
@@ -40,14 +40,14 @@ def add_parser(sub: Any) -> None:
 
     # Publishing lives in its own module; registered here so `rasd publish` sits with train/evaluate.
     try:
-        from training.publish import add_publish_parser
+        from rasd.training.publish import add_publish_parser
     except ImportError:
         return
     add_publish_parser(sub)
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from training.config import ConfigError, load_config
+    from rasd.training.config import ConfigError, load_config
 
     overrides = list(args.overrides)
     if args.base_model:
@@ -61,12 +61,12 @@ def run_train(args: argparse.Namespace) -> int:
         return 2
     logging.getLogger().setLevel(cfg.training.log_level.upper())
     if args.cv:
-        from training.cv import cross_validate, format_cv
+        from rasd.training.cv import cross_validate, format_cv
 
         print(format_cv(cross_validate(cfg, args.cv, args.cv_test)))
         return 0
-    from training.evaluate import format_table
-    from training.trainer import train
+    from rasd.training.evaluate import format_table
+    from rasd.training.trainer import train
 
     result = train(cfg)
     for split, metrics in result.metrics.items():
@@ -76,9 +76,10 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    from rasd.training.evaluate import format_table
+    from rasd.training.evaluate import run_evaluate as evaluate
+
     from rasd.corpus import CorpusError
-    from training.evaluate import format_table
-    from training.evaluate import run_evaluate as evaluate
 
     try:
         metrics = evaluate(args.model, args.data, args.output, args.batch_size)

@@ -20,10 +20,11 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from rasd.training.config import TrainingConfig
+from rasd.training.splits import kfold, kfold_real, split_corpus
+from rasd.training.trainer import _summary, train
+
 from rasd.corpus import load_documents
-from training.config import TrainingConfig
-from training.splits import kfold, kfold_real, split_corpus
-from training.trainer import _summary, train
 
 logger = logging.getLogger(__name__)
 

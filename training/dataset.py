@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from rasd.training.alignment import IGNORE, AlignmentIssue, align_spans, log_issues, tags_to_ids
 from torch.nn.utils.rnn import pad_sequence
 
 from rasd.corpus import Document, Sentence
 from rasd.text import NormalizationOptions, split_sentences
 from rasd.windows import DocumentTokens, Window, pack_windows, tokenize_document
-from training.alignment import IGNORE, AlignmentIssue, align_spans, log_issues, tags_to_ids
 
 logger = logging.getLogger(__name__)
 

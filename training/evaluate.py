@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from rasd.training.dataset import EncodedDocument, RasdCollator, encode_documents, window_features
+from rasd.training.metrics import error_summary, event_metrics, seqeval_metrics, span_metrics
 
 from rasd.corpus import Document, Span, load_documents
 from rasd.modeling import RasdMeta, RasdModel
 from rasd.text import proclitic_length
-from training.dataset import EncodedDocument, RasdCollator, encode_documents, window_features
-from training.metrics import error_summary, event_metrics, seqeval_metrics, span_metrics
 
 logger = logging.getLogger(__name__)
 

@@ -106,7 +106,7 @@ def stage(model_dir: str | Path, out_dir: str | Path, repo_id: str) -> list[Path
 
     ``out_dir`` must not exist or be empty. Returns the staged files, sorted by name.
     """
-    from training.card import facts_from_model_dir, render_model_card
+    from rasd.training.card import facts_from_model_dir, render_model_card
 
     model_dir, out_dir = Path(model_dir), Path(out_dir)
     validate_repo_id(repo_id)

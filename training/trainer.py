@@ -25,6 +25,13 @@ from typing import Any
 import torch
 from accelerate import Accelerator
 from accelerate.utils import set_seed
+from rasd.training.augment import augment_corpus
+from rasd.training.config import TINY, TrainingConfig
+from rasd.training.dataset import RasdCollator, WindowDataset, encode_documents
+from rasd.training.evaluate import predict_encoded, score
+from rasd.training.metrics import tune_thresholds
+from rasd.training.splits import split_corpus
+from rasd.training.tiny import build_tiny_model
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import AutoTokenizer, get_linear_schedule_with_warmup
@@ -32,13 +39,6 @@ from transformers import AutoTokenizer, get_linear_schedule_with_warmup
 from rasd.corpus import Document, load_documents
 from rasd.modeling import RasdMeta, RasdModel
 from rasd.schema import ENTITY_LABELS, EVENT_TYPES
-from training.augment import augment_corpus
-from training.config import TINY, TrainingConfig
-from training.dataset import RasdCollator, WindowDataset, encode_documents
-from training.evaluate import predict_encoded, score
-from training.metrics import tune_thresholds
-from training.splits import split_corpus
-from training.tiny import build_tiny_model
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ class TrainResult:
 
 def library_versions() -> dict[str, str]:
     """Versions recorded in rasd.json (one definition, shared with the model card)."""
-    from training.card import installed_versions
+    from rasd.training.card import installed_versions
 
     return installed_versions()
 
@@ -351,7 +351,7 @@ def save(
     (out / "metrics.json").write_text(json.dumps(metrics, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     (out / "training_config.yaml").write_text(cfg.to_yaml(), encoding="utf-8")
     try:
-        from training.card import write_model_card
+        from rasd.training.card import write_model_card
     except ImportError:
         return
     try:
