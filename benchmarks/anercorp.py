@@ -25,10 +25,6 @@ from pathlib import Path
 
 import numpy as np
 from datasets import Dataset
-from rasd.training.config import load_config
-from rasd.training.dataset import encode_documents
-from rasd.training.evaluate import bio_to_spans, predict_encoded
-from rasd.training.trainer import train
 from seqeval.metrics import classification_report
 from seqeval.scheme import IOB2
 from transformers import (
@@ -41,8 +37,11 @@ from transformers import (
     set_seed,
 )
 
-from rasd.corpus import Document, Sentence, Span
-from rasd.modeling import RasdModel
+from rasd import Tagger
+from rasd.convert.conll import conll_to_documents, read_conll
+from rasd.corpus import Document, Span
+from rasd.training.config import load_config
+from rasd.training.trainer import train
 
 logger = logging.getLogger("benchmarks.anercorp")
 NATIVE_LABELS = ["PERS", "LOC", "ORG", "MISC"]
@@ -72,21 +71,16 @@ class BenchmarkArguments:
     seed: int = field(default=42, metadata={"help": "seed (both)"})
 
 
-def read_conll(path: Path) -> list[tuple[list[str], list[str]]]:
-    """Sentences as (words, IOB2 tags) from ``word TAG`` lines with blank-line separators."""
-    sents, words, tags = [], [], []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            if words:
-                sents.append((words, tags))
-                words, tags = [], []
-            continue
-        word, tag = line.rsplit(maxsplit=1) if " " in line.strip() else (line.strip(), "O")
-        words.append(word)
-        tags.append(tag)
-    if words:
-        sents.append((words, tags))
-    return sents
+def read_sentences(path: Path) -> list[tuple[list[str], list[str]]]:
+    """Sentences as (words, IOB2 tags), read by rasd's CoNLL reader."""
+    with path.open(encoding="utf-8") as lines:
+        return [([w for w, _ in toks], [t for _, t in toks]) for item in read_conll(lines) if item for toks in [item[1]]]
+
+
+def to_documents(sentences: list[tuple[list[str], list[str]]]) -> list[Document]:
+    """One rasd document per sentence (words joined by spaces), native labels, by rasd's converter."""
+    lines = [line for words, tags in sentences for line in (*(f"{w} {t}" for w, t in zip(words, tags, strict=True)), "")]
+    return conll_to_documents(lines, id_prefix="anercorp-", source="anercorp", labels=NATIVE_LABELS).documents
 
 
 def word_offsets(words: list[str]) -> list[tuple[int, int]]:
@@ -95,14 +89,6 @@ def word_offsets(words: list[str]) -> list[tuple[int, int]]:
         out.append((pos, pos + len(w)))
         pos += len(w) + 1
     return out
-
-
-def to_document(i: int, words: list[str], tags: list[str]) -> Document:
-    """One sentence → one rasd document (words joined by spaces, spans from the tags)."""
-    text = " ".join(words)
-    offsets = word_offsets(words)
-    spans = [Span(s.start, s.end, s.label) for s in bio_to_spans(tags, offsets)]
-    return Document(f"anercorp-{i}", text, "anercorp", False, spans, [Sentence(0, len(text), [])])
 
 
 def spans_to_word_tags(spans: list[Span], offsets: list[tuple[int, int]]) -> list[str]:
@@ -208,18 +194,15 @@ def run_rasd(args: BenchmarkArguments, train_s, test_s) -> tuple[dict, float]:
             *args.rasd_override,
         ],
     )
-    train_docs = [to_document(i, w, t) for i, (w, t) in enumerate(train_s)]
-    test_docs = [to_document(i, w, t) for i, (w, t) in enumerate(test_s)]
+    train_docs, test_docs = to_documents(train_s), to_documents(test_s)
     result = train(cfg, train_docs, dev_docs=[])
     seconds = result.facts["training_time_s"]
-    model, tokenizer, meta = RasdModel.from_pretrained(result.output_dir)
-    encoded = encode_documents(
-        test_docs, tokenizer, model.config.label2id, meta.max_length, meta.stride, meta.normalization_options(), meta.label_all_subwords
-    )
-    preds = predict_encoded(model, tokenizer, encoded, 32, meta.label_all_subwords)
+    # Scored on what the Tagger returns (the shipped decoder), each sentence given as one sentence.
+    tagger = Tagger.from_pretrained(result.output_dir)
+    tagged = tagger([{"text": d.text, "sentences": [(0, len(d.text))]} for d in test_docs], show_progress_bar=False)
     gold, pred = [], []
-    for (words, word_tags), enc, p in zip(test_s, encoded, preds, strict=True):
-        spans = bio_to_spans(p.tags, enc.tokens.offsets)
+    for (words, word_tags), doc in zip(test_s, tagged, strict=True):
+        spans = [Span(e.start, e.end, e.label) for e in doc.entities]
         gold.append(word_tags)
         pred.append(spans_to_word_tags(spans, word_offsets(words)))
     return seqeval_f1(gold, pred), seconds
@@ -230,8 +213,8 @@ def main(argv: list[str] | None = None) -> dict:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not args.data_dir or not (Path(args.data_dir) / "train.txt").is_file():
         raise SystemExit(f"no ANERcorp train.txt in {args.data_dir!r}: pass --data-dir or set ANERCORP_DIR")
-    train_s = read_conll(Path(args.data_dir) / "train.txt")
-    test_s = read_conll(Path(args.data_dir) / "test.txt")
+    train_s = read_sentences(Path(args.data_dir) / "train.txt")
+    test_s = read_sentences(Path(args.data_dir) / "test.txt")
     if args.max_train_sentences:
         train_s = train_s[: args.max_train_sentences]
     if args.max_test_sentences:

@@ -1,6 +1,6 @@
 """The :class:`Tagger`: a saved rasd model folder (or hub id) → tagged articles.
 
->>> from rasd.inference import Tagger                                  # doctest: +SKIP
+>>> from rasd import Tagger                                     # doctest: +SKIP
 >>> tagger = Tagger.from_pretrained("runs/arabert")                # doctest: +SKIP
 >>> doc = tagger("سقطت صواريخ على قاعدة عين الأسد.")               # doctest: +SKIP
 >>> [(e.start, e.end, e.label, e.text) for e in doc.entities]      # doctest: +SKIP
@@ -11,7 +11,9 @@
 Long articles are never truncated: each article is cut into sentence-aligned
 windows (:func:`rasd.windows.encode_document`), windows of all articles in a
 call are sorted by length and batched, and predictions are decoded back onto
-the caller's original string (:mod:`inference.decode`).
+the caller's original string (:mod:`rasd.inference.decode`, the one decoder: ``rasd evaluate``,
+training's dev scores and cross-validation score what this class returns).
+Model loading and precision choices live in :mod:`rasd.inference.loading`.
 
 Fast paths (see benchmarks/README.md for measured gains):
 
@@ -23,8 +25,8 @@ Fast paths (see benchmarks/README.md for measured gains):
 * ``dtype="bf16"``: bfloat16 weights and activations (torch backend). Pays on GPUs and on CPUs
   with native bf16 dot products (AVX512-BF16, AMX); elsewhere it is emulated and slower.
 * ``prepack`` (on by default on CPU): encoder weights laid out once in oneDNN's blocked format
-  and the feed-forward GELU fused into its matmul (:mod:`inference.prepack`).
-* ``backend="onnx"``: onnxruntime on a folder written by ``rasd export onnx`` (:mod:`inference.onnx`).
+  and the feed-forward GELU fused into its matmul (:mod:`rasd.inference.prepack`).
+* ``backend="onnx"``: onnxruntime on a folder written by ``rasd export onnx`` (:mod:`rasd.inference.onnx`).
 * ``num_threads=N``: intra-op threads (``torch.set_num_threads``, process wide; onnxruntime session).
 """
 
@@ -38,6 +40,9 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch.nn.utils.rnn import pad_sequence
+from tqdm.auto import tqdm
+
 from rasd.inference.decode import (
     TokenPrediction,
     article_events,
@@ -47,43 +52,20 @@ from rasd.inference.decode import (
     sigmoid,
     window_tokens,
 )
-from rasd.inference.prepack import cpu_has_native_bf16, prepack_available, prepack_linears
+from rasd.inference.loading import (
+    LoadOptions,
+    default_device,
+    load_for_tagging,
+    pick_backend,
+    resolve_model_dir,
+)
 from rasd.inference.records import derive_records
 from rasd.inference.types import TaggedDocument, TaggedSentence
-from torch.nn.utils.rnn import pad_sequence
-from tqdm.auto import tqdm
-
 from rasd.modeling import RasdMeta, RasdModel
-from rasd.text import is_arabic, split_sentences
+from rasd.text import is_arabic, sentence_bounds
 from rasd.windows import Window, encode_document
 
 logger = logging.getLogger(__name__)
-
-
-def default_device() -> str:
-    """``cuda`` when a GPU is visible, else ``cpu``."""
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def resolve_model_dir(
-    path_or_hub_id: str | Path, revision: str | None = None, token: str | bool | None = None
-) -> Path:
-    """A local folder as is; otherwise a Hugging Face hub id downloaded (or found in the cache) by
-    :func:`huggingface_hub.snapshot_download` — which works offline from the cache with ``HF_HUB_OFFLINE=1``."""
-    path = Path(path_or_hub_id).expanduser()
-    if path.is_dir():
-        return path
-    name = str(path_or_hub_id)
-    if path.exists() or name.startswith((".", "/", "~")) or name.count("/") > 1:
-        raise FileNotFoundError(f"no model folder at {name!r}")
-    from huggingface_hub import snapshot_download
-
-    try:
-        return Path(snapshot_download(repo_id=name, revision=revision, token=token))
-    except Exception as exc:  # noqa: BLE001 - re-raised with the path the user typed
-        raise FileNotFoundError(
-            f"{name!r} is neither a model folder nor a reachable hub model: {exc}"
-        ) from exc
 
 
 @dataclass
@@ -93,50 +75,38 @@ class _Doc:
     id: str
     text: str
     extra: dict[str, Any]
+    given_sentences: list[tuple[int, int]] | None = None
     sentences: list[tuple[int, int]] = field(default_factory=list)
     tokens: list[TokenPrediction] = field(default_factory=list)
     event_probs: dict[int, np.ndarray] = field(default_factory=dict)
 
 
-def _coerce(item: Any, index: int) -> tuple[str | None, str, dict[str, Any]]:
-    """``(id or None, text, extra fields)`` of one input (a string or a mapping with ``text``)."""
-    if isinstance(item, str):
-        return None, item, {}
-    if isinstance(item, dict):
-        text = item.get("text")
-        if not isinstance(text, str):
-            raise TypeError(f"input {index}: 'text' must be a string, got {type(text).__name__}")
-        doc_id = item.get("id")
-        extra = {k: v for k, v in item.items() if k not in ("id", "text")}
-        return (None if doc_id is None else str(doc_id)), text, extra
-    raise TypeError(f"input {index}: expected a string or a dict with 'text', got {type(item).__name__}")
+def _coerce(item: Any, index: int) -> _Doc:
+    """One input (a string, or a mapping with ``text`` and optional ``id`` and ``sentences``) as work state.
 
-
-def quantize_int8(model: RasdModel) -> RasdModel:
-    """Dynamic int8 quantisation (CPU, per-channel weights) of the encoder's ``nn.Linear`` layers.
-
-    The feed-forward output projections (``layer.N.output.dense``, whose GELU inputs have large
-    outliers) and both heads stay fp32: on runs/e5 this lifts span agreement with fp32 from
-    63 to ~90 F1 at little speed cost (benchmarks/README.md).
+    ``sentences`` (``[start, end]`` pairs or mappings with ``start``/``end``, e.g. a corpus record's)
+    replace the splitter; other fields are carried to the output unchanged.
     """
-    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
-
-    base = model.token_model.base_model
-    spec = {
-        name: per_channel_dynamic_qconfig
-        for name, module in base.named_modules()
-        if isinstance(module, torch.nn.Linear) and not _is_ffn_output(name)
-    }
-    quantize_dynamic(base, spec, dtype=torch.qint8, inplace=True)
-    return model
-
-
-def _is_ffn_output(name: str) -> bool:
-    """BERT/RoBERTa naming: ``encoder.layer.N.output.dense`` (not ``attention.output.dense``)."""
-    return name.endswith("output.dense") and "attention" not in name
-
-
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+    if isinstance(item, str):
+        return _Doc(str(index), item, {})
+    if not isinstance(item, dict):
+        raise TypeError(f"input {index}: expected a string or a dict with 'text', got {type(item).__name__}")
+    text = item.get("text")
+    if not isinstance(text, str):
+        raise TypeError(f"input {index}: 'text' must be a string, got {type(text).__name__}")
+    doc_id = item.get("id")
+    extra = {k: v for k, v in item.items() if k not in ("id", "text", "sentences")}
+    doc = _Doc(str(index) if doc_id is None else str(doc_id), text, extra)
+    given = item.get("sentences")
+    if given is not None:
+        try:
+            doc.given_sentences = sentence_bounds(text, given)
+        except (TypeError, KeyError, ValueError, IndexError) as exc:
+            raise ValueError(f"input {index}: 'sentences' must be [start, end] pairs or {{start, end}} objects") from exc
+        for k, (a, b) in enumerate(doc.given_sentences):
+            if not 0 <= a < b <= len(text):
+                raise ValueError(f"input {index}: sentence {k} [{a}, {b}) is not inside the text ({len(text)} characters)")
+    return doc
 
 
 def batch_bounds(
@@ -167,7 +137,13 @@ class Tagger:
         device: str | torch.device | None = None,
         token_budget: int | None = None,
         num_threads: int | None = None,
+        thresholds: dict[str, float] | None = None,
     ):
+        """Wrap a loaded model (``from_pretrained`` loads one from a folder or hub id).
+
+        ``thresholds``: per event type decision thresholds replacing the saved ones (types not
+        given keep theirs); evaluation passes 0 to see every type's probability.
+        """
         if token_budget is not None and token_budget < meta.max_length:
             raise ValueError(
                 f"token_budget must be at least max_length ({meta.max_length}), got {token_budget}"
@@ -182,7 +158,7 @@ class Tagger:
         self.normalization = meta.normalization_options()
         self.id2label = {int(k): v for k, v in model.config.id2label.items()}
         self.event_types = list(meta.event_types)
-        self.thresholds = dict(zip(self.event_types, meta.thresholds(), strict=True))
+        self.thresholds = dict(zip(self.event_types, meta.thresholds(), strict=True)) | dict(thresholds or {})
 
     @classmethod
     def from_pretrained(
@@ -208,57 +184,23 @@ class Tagger:
         (:mod:`inference.prepack`; ``None``: on for the torch backend on CPU without ``quantize`` when the
         PyTorch build supports it; ``True``: required); ``num_threads``, ``token_budget``: see the module docstring.
         """
-        if backend not in ("torch", "onnx"):
-            raise ValueError(f"backend must be 'torch' or 'onnx', got {backend!r}")
-        if quantize not in (None, "int8"):
-            raise ValueError(f"quantize must be None or 'int8', got {quantize!r}")
-        if dtype not in (None, *DTYPES):
-            raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
         model_dir = resolve_model_dir(path_or_hub_id, revision=revision, token=token)
-        if (
-            backend == "torch"
-            and (model_dir / "model.onnx").is_file()
-            and not (model_dir / "model.safetensors").is_file()
-        ):
-            backend = "onnx"
-        if dtype not in (None, "fp32") and (quantize or backend == "onnx"):
-            raise ValueError(f"dtype={dtype!r} applies to the torch backend without quantize")
-        device = device or default_device()
-        on_cpu = backend == "torch" and torch.device(device).type == "cpu" and not quantize
-        if prepack and not on_cpu:
-            raise ValueError("prepack=True applies to the torch backend on CPU without quantize")
-        if backend == "onnx":
-            from rasd.inference.onnx import OnnxRasdModel
-            from transformers import AutoTokenizer
-
-            onnx_model = OnnxRasdModel(model_dir, quantize=quantize, num_threads=num_threads)
-            tokenizer = AutoTokenizer.from_pretrained(model_dir)
-            meta = RasdMeta.load(model_dir / "rasd.json")
-            logger.info("loaded rasd onnx model from %s (%s)", model_dir, quantize or "fp32")
-            return cls(onnx_model, tokenizer, meta, "cpu", token_budget, num_threads)  # type: ignore[arg-type]
-        model, tokenizer, meta = RasdModel.from_pretrained(model_dir, device="cpu")
-        if quantize == "int8":
-            if torch.device(device).type != "cpu":
-                raise ValueError("quantize='int8' runs on CPU only (use bf16 on GPU)")
-            model = quantize_int8(model)
-        if dtype == "fp16" and torch.device(device).type == "cpu":
-            raise ValueError("dtype='fp16' needs a GPU (use bf16 on CPU)")
-        if dtype == "bf16" and torch.device(device).type == "cpu" and not cpu_has_native_bf16():
-            logger.warning("this CPU has no native bf16 (AVX512-BF16/AMX): bf16 is emulated and likely slower than fp32")
-        model.to(device, dtype=DTYPES[dtype or "fp32"])
-        if on_cpu and prepack is not False:
-            if prepack_available(DTYPES[dtype or "fp32"]):
-                prepack_linears(model.token_model.base_model, getattr(model.token_model.config, "hidden_act", None))
-            elif prepack:
-                raise ValueError(f"this PyTorch build cannot prepack {dtype or 'fp32'} linear layers (oneDNN)")
-        logger.info("loaded rasd model from %s on %s (%s)", model_dir, device, quantize or dtype or "fp32")
-        return cls(model, tokenizer, meta, device, token_budget, num_threads)
+        options = LoadOptions(
+            device=str(device or default_device()),
+            backend=pick_backend(model_dir, backend),
+            quantize=quantize,
+            dtype=dtype,
+            prepack=prepack,
+            num_threads=num_threads,
+        )
+        model, tokenizer, meta, run_on = load_for_tagging(model_dir, options)
+        return cls(model, tokenizer, meta, run_on, token_budget, num_threads)
 
     def __call__(
         self, inputs: Any, batch_size: int = 32, show_progress_bar: bool = True
     ) -> TaggedDocument | list[TaggedDocument]:
         """Tag one string (→ :class:`TaggedDocument`) or many (list of strings, of dicts with
-        ``text`` and optional ``id``, or a ``datasets.Dataset``) (→ list, in input order).
+        ``text`` and optional ``id`` and ``sentences``, or a ``datasets.Dataset``) (→ list, in input order).
 
         Empty, whitespace-only and non-Arabic texts give empty results; non-strings raise ``TypeError``.
         """
@@ -287,10 +229,7 @@ class Tagger:
         """
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
-        docs: list[_Doc] = []
-        for i, item in enumerate(items):
-            doc_id, text, extra = _coerce(item, i)
-            docs.append(_Doc(doc_id if doc_id is not None else str(i), text, extra))
+        docs = [_coerce(item, i) for i, item in enumerate(items)]
         results: list[TaggedDocument] = []
         with tqdm(total=0, unit=" windows", desc="tagging", disable=not show_progress_bar) as bar:
             for lo in range(0, len(docs), self.group_size):
@@ -304,7 +243,7 @@ class Tagger:
         for d, doc in enumerate(docs):
             if not doc.text.strip() or not is_arabic(doc.text):
                 continue
-            doc.sentences = split_sentences(doc.text)
+            doc.sentences = sentence_bounds(doc.text, doc.given_sentences)
             encoded = encode_document(
                 self.tokenizer,
                 doc.text,

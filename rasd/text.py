@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 TERMINATORS = ".!?؟…"
 # Characters that may follow a terminator and still belong to the sentence.
@@ -115,6 +117,28 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
         spans.extend(_split_line(text, pos, min(m.start(), len(text))))
         pos = m.end()
     return spans
+
+
+def sentence_bounds(text: str, sentences: Sequence[Any] | None = None) -> list[tuple[int, int]]:
+    """The sentences of ``text`` as ``(start, end)`` pairs: the ones given (pairs, mappings with
+    ``start``/``end``, or objects such as :class:`rasd.corpus.Sentence`), else :func:`split_sentences`.
+
+    >>> sentence_bounds("قال المسؤول. وأضاف.")
+    [(0, 12), (13, 19)]
+    >>> sentence_bounds("قال المسؤول. وأضاف.", [{"start": 0, "end": 19}])
+    [(0, 19)]
+    """
+    if sentences is None:
+        return split_sentences(text)
+    pairs = []
+    for s in sentences:
+        if isinstance(s, tuple | list):
+            pairs.append((int(s[0]), int(s[1])))
+        elif isinstance(s, dict):
+            pairs.append((int(s["start"]), int(s["end"])))
+        else:
+            pairs.append((int(s.start), int(s.end)))
+    return pairs
 
 
 # --- normalisation with an offset map -------------------------------------------------

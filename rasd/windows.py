@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rasd.text import NormalizationOptions, normalize, split_sentences
+from rasd.text import NormalizationOptions, normalize, sentence_bounds
 
 logger = logging.getLogger(__name__)
 
@@ -73,16 +73,6 @@ def special_template(tokenizer: Any) -> tuple[list[int], list[int]]:
     raise ValueError("cannot locate the special-token template of this tokenizer")
 
 
-def _sentence_pairs(sentences: Sequence[Any]) -> list[tuple[int, int]]:
-    pairs = []
-    for s in sentences:
-        if isinstance(s, tuple | list):
-            pairs.append((int(s[0]), int(s[1])))
-        else:
-            pairs.append((int(s.start), int(s.end)))
-    return pairs
-
-
 def tokenize_document(
     tokenizer: Any,
     text: str,
@@ -105,7 +95,7 @@ def tokenize_document(
         else:  # zero-width token (e.g. a lone sentencepiece marker): anchor it where it sits
             pos = norm.offsets[s] if s < len(norm.offsets) else norm.original_length
             offsets.append((pos, pos))
-    pairs = _sentence_pairs(sentences)
+    pairs = sentence_bounds(text, sentences)
     order = sorted(range(len(pairs)), key=lambda i: pairs[i])
     starts = [pairs[i][0] for i in order]
     sent_of: list[int] = []
@@ -135,8 +125,6 @@ def encode_document(
     Tokens outside every sentence (only possible with foreign sentence spans) are left
     out; sentences without tokens get no window.
     """
-    if sentences is None:
-        sentences = split_sentences(text)
     return pack_windows(tokenizer, tokenize_document(tokenizer, text, sentences, normalization), max_length, stride)
 
 

@@ -8,12 +8,11 @@ import pytest
 
 pytest.importorskip("torch")
 
+from rasd.corpus import Document, Sentence, Span  # noqa: E402
+from rasd.schema import bio_labels  # noqa: E402
 from rasd.training.alignment import IGNORE, align_spans, tags_to_ids  # noqa: E402
 from rasd.training.dataset import encode_documents, window_features  # noqa: E402
 from rasd.training.tiny import train_tokenizer  # noqa: E402
-
-from rasd.corpus import Document, Sentence, Span  # noqa: E402
-from rasd.schema import bio_labels  # noqa: E402
 from rasd.windows import tokenize_document  # noqa: E402
 
 LABEL2ID = {t: i for i, t in enumerate(bio_labels())}

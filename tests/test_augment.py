@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rasd.corpus import Document, Sentence, Span
 from rasd.training.augment import (
     AugmentConfig,
     augment_corpus,
@@ -9,8 +10,6 @@ from rasd.training.augment import (
     orthographic_noise,
     replace_mentions,
 )
-
-from rasd.corpus import Document, Sentence, Span
 from rasd.validate import validate_documents
 
 

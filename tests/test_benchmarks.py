@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from rasd.training.tiny import build_tiny_model
 
 from rasd.corpus import load_documents
 from rasd.modeling import RasdMeta
+from rasd.training.tiny import build_tiny_model
 
 ROOT = Path(__file__).resolve().parents[1]
 

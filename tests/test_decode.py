@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from rasd.inference.decode import (
     TokenPrediction,
     article_events,
@@ -15,7 +16,6 @@ from rasd.inference.decode import (
     window_tokens,
 )
 from rasd.inference.types import EventScore
-
 from rasd.schema import bio_labels
 
 TAGS = bio_labels()

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 import torch
+
+from rasd.corpus import Document
 from rasd.inference import Tagger
 from rasd.inference.prepack import PackedLinear, prepack_available, prepack_linears
 from rasd.inference.tagger import batch_bounds
-from rasd.training.tiny import build_tiny_model
-
-from rasd.corpus import Document
 from rasd.modeling import RasdMeta, RasdModel
+from rasd.training.tiny import build_tiny_model
 
 TEXTS = [
     "قصفت القوات الأمريكية قاعدة عين الأسد في بغداد يوم الاثنين.",
@@ -34,6 +34,14 @@ def spans(docs) -> set[tuple[int, int, int, str]]:
 
 def span_f1(a: set, b: set) -> float:
     return 1.0 if not a and not b else 2 * len(a & b) / (len(a) + len(b))
+
+
+@pytest.fixture(autouse=True)
+def _restore_torch_threads():
+    """``num_threads`` is process wide (``torch.set_num_threads``): give later tests theirs back."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +91,7 @@ def test_token_budget_gives_the_same_output_as_fixed_batches(model_dir, referenc
 
 def test_int8_agrees_with_fp32(model_dir, reference):
     tagger = Tagger.from_pretrained(model_dir, device="cpu", quantize="int8", num_threads=1)
+    assert torch.get_num_threads() == 1
     assert any("quantized" in type(m).__module__ for m in tagger.model.modules())
     assert span_f1(spans(tagger.tag(TEXTS)), spans(reference)) >= 0.9
     with pytest.raises(ValueError, match="quantize"):
@@ -155,9 +164,9 @@ def test_prepack_option_errors(model_dir, monkeypatch):
         Tagger.from_pretrained(model_dir, device="cpu", quantize="int8", prepack=True)
     quantized = Tagger.from_pretrained(model_dir, device="cpu", quantize="int8")  # auto: no prepack on int8
     assert not any(isinstance(m, PackedLinear) for m in quantized.model.modules())
-    import rasd.inference.tagger
+    import rasd.inference.loading
 
-    monkeypatch.setattr(rasd.inference.tagger, "prepack_available", lambda dtype: False)
+    monkeypatch.setattr(rasd.inference.loading, "prepack_available", lambda dtype: False)
     with pytest.raises(ValueError, match="cannot prepack"):
         Tagger.from_pretrained(model_dir, device="cpu", prepack=True)
     fallback = Tagger.from_pretrained(model_dir, device="cpu")  # auto: plain linears, no error
@@ -166,9 +175,8 @@ def test_prepack_option_errors(model_dir, monkeypatch):
 
 def test_onnx_export_matches_torch(model_dir, reference, tmp_path):
     pytest.importorskip("onnxruntime")
-    from rasd.inference.onnx import OnnxRasdModel, is_onnx_dir
-
     from rasd.cli import main
+    from rasd.inference.onnx import OnnxRasdModel, is_onnx_dir
 
     out = tmp_path / "onnx"
     assert (
@@ -227,11 +235,11 @@ def test_tag_cli_fast_path_options(model_dir, tmp_path, monkeypatch):
         == 0
     )
     assert main([*args, "--dtype", "bf16", "--device", "cpu"]) == 0
-    import rasd.inference.tagger
+    import rasd.inference.loading
 
     def refuse(*_args, **_kwargs):
         raise AssertionError("prepack_linears called despite --no-prepack")
 
-    monkeypatch.setattr(rasd.inference.tagger, "prepack_linears", refuse)
+    monkeypatch.setattr(rasd.inference.loading, "prepack_linears", refuse)
     assert main([*args, "--no-prepack", "--device", "cpu"]) == 0
     assert len(out.read_text(encoding="utf-8").splitlines()) == len(TEXTS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from rasd.training.metrics import (
     error_summary,
     event_metrics,
@@ -75,19 +76,3 @@ def test_threshold_tuning():
     # ATTACK: any threshold in (0.30, 0.35] separates perfectly; 0.35 is the grid point.
     assert th["ATTACK"] == pytest.approx(0.35)
     assert th["THREAT"] == 0.5  # no positives: untouched
-
-
-def test_bio_decoding_and_proclitic_trim():
-    pytest.importorskip("torch")
-    from rasd.training.evaluate import bio_to_spans, trim_proclitics
-
-    from rasd.corpus import Span
-
-    text = "والقوات الأمريكية للقوات في بغداد"
-    offsets = [(0, 4), (4, 7), (8, 17), (18, 24), (25, 27), (28, 33)]
-    tags = ["B-ACTOR", "I-ACTOR", "I-ACTOR", "I-ACTOR", "O", "I-LOCATION"]
-    spans = bio_to_spans(tags, offsets)
-    assert spans == [Span(0, 24, "ACTOR"), Span(28, 33, "LOCATION")]  # lenient: I- after O opens a span
-    assert bio_to_spans(["B-ACTOR", "B-ACTOR"], [(0, 1), (2, 3)]) == [Span(0, 1, "ACTOR"), Span(2, 3, "ACTOR")]
-    trimmed = trim_proclitics([Span(0, 17, "ACTOR"), Span(18, 24, "ACTOR"), Span(28, 33, "LOCATION")], text)
-    assert [text[s.start : s.end] for s in trimmed] == ["القوات الأمريكية", "لقوات", "بغداد"]

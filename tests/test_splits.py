@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from rasd.training.splits import group_id, kfold, kfold_real, real_text_holdout, split_corpus
 
 from rasd.corpus import Document
+from rasd.training.splits import group_id, kfold, kfold_real, real_text_holdout, split_corpus
 
 
 def make_docs(n: int, real_every: int = 3) -> list[Document]:

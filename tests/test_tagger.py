@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from rasd.inference import Tagger
-from rasd.inference.types import TaggedDocument
-from rasd.training.tiny import build_tiny_model
 
 from rasd.corpus import Document
+from rasd.inference import Tagger
+from rasd.inference.types import TaggedDocument
 from rasd.modeling import RasdMeta, RasdModel, RasdOutput
 from rasd.text import normalize
+from rasd.training.tiny import build_tiny_model
 
 FILLER = "ثم"
 TEXTS = [
@@ -258,7 +258,7 @@ def test_from_pretrained_local_folder_and_offline_hub_cache(tiny, tmp_path, monk
     folder = model.save_pretrained(tmp_path / "model", tokenizer, RasdMeta(max_length=32, stride=4))
     direct = Tagger(model, tokenizer, RasdMeta(max_length=32, stride=4), device="cpu")(TEXTS[1])
     loaded = Tagger.from_pretrained(folder)
-    assert loaded.device.type in ("cpu", "cuda")
+    assert loaded.device.type == ("cuda" if torch.cuda.is_available() else "cpu")  # the documented default
     assert loaded(TEXTS[1]).to_dict() == direct.to_dict()
 
     # A hub id resolves through the huggingface_hub cache, offline.
@@ -284,3 +284,35 @@ def test_from_pretrained_local_folder_and_offline_hub_cache(tiny, tmp_path, monk
         Tagger.from_pretrained(missing_id, device="cpu")
     with pytest.raises(FileNotFoundError):
         Tagger.from_pretrained(str(tmp_path / "missing"), device="cpu")
+
+
+def test_given_sentences_replace_the_splitter(tiny):
+    """A dict's ``sentences`` (pairs or corpus-style objects) are the sentences the Tagger reports
+    and pools events over; the key is consumed, not echoed into the output."""
+    tagger = Tagger(*tiny, RasdMeta(max_length=64, stride=8), device="cpu")
+    text = "قصفت الطائرات بغداد. وقال مسؤول إن الهجوم فشل. ثم انسحبت القوات."
+    split = tagger(text)
+    assert len(split.sentences) == 3
+    one = tagger([{"id": "a", "text": text, "sentences": [[0, len(text)]]}], show_progress_bar=False)[0]
+    assert [(s.start, s.end) for s in one.sentences] == [(0, len(text))]
+    assert "sentences" not in one.extra
+    objects = [{"start": s.start, "end": s.end, "events": []} for s in split.sentences]
+    again = tagger([{"text": text, "sentences": objects}], show_progress_bar=False)[0]
+    assert again.to_dict() == split.to_dict()
+
+
+@pytest.mark.parametrize("bad", [[[5, 3]], [[0, 10_000]], [["x"]], [{"begin": 0}]])
+def test_bad_given_sentences_name_the_input(tiny, bad):
+    tagger = Tagger(*tiny, RasdMeta(max_length=64, stride=8), device="cpu")
+    with pytest.raises(ValueError, match="input 1: "):
+        tagger(["قصفت الطائرات بغداد.", {"text": "قصفت الطائرات بغداد.", "sentences": bad}], show_progress_bar=False)
+
+
+def test_threshold_override(tiny):
+    """``thresholds`` replace the saved ones: at 0 every event type is reported with its probability."""
+    meta = RasdMeta(max_length=64, stride=8, event_thresholds={"ATTACK": 0.99})
+    base = Tagger(*tiny, meta, device="cpu")
+    every = Tagger(*tiny, meta, device="cpu", thresholds=dict.fromkeys(meta.event_types, 0.0))
+    assert base.thresholds["ATTACK"] == 0.99 and every.thresholds["ATTACK"] == 0.0
+    doc = every(TEXTS[0])
+    assert all([e.label for e in s.events] == list(meta.event_types) for s in doc.sentences)

@@ -9,12 +9,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from rasd.modeling import RasdModel, pool_sentences  # noqa: E402
+from rasd.schema import EVENT_TYPES, bio_labels  # noqa: E402
 from rasd.training.config import ConfigError, load_config  # noqa: E402
 from rasd.training.dataset import RasdCollator, WindowDataset, encode_documents  # noqa: E402
 from rasd.training.tiny import build_tiny_model  # noqa: E402
-
-from rasd.modeling import RasdModel, pool_sentences  # noqa: E402
-from rasd.schema import EVENT_TYPES, bio_labels  # noqa: E402
 
 FAST = [
     "model.tiny.vocab_size=300",
@@ -132,9 +131,10 @@ def test_collator_renumbers_sentences(corpus):
 
 
 def test_tiny_training_save_reload_identical(tmp_path: Path, corpus):
-    from rasd.training.evaluate import evaluate_documents, predict_encoded
-    from rasd.training.trainer import train
     from transformers import AutoModelForTokenClassification
+
+    from rasd import Tagger
+    from rasd.training.trainer import train
 
     cfg = load_config(None, [*FAST, f"training.output_dir={tmp_path / 'm'}", "training.epochs=3", "training.seed=7"])
     result = train(cfg, corpus[:3], dev_docs=corpus[3:], test_docs=corpus[3:])
@@ -158,17 +158,50 @@ def test_tiny_training_save_reload_identical(tmp_path: Path, corpus):
         again, _, _ = RasdModel.from_pretrained(out)
         b = again(**batch)
     assert torch.equal(a.token_logits, b.token_logits) and torch.equal(a.event_logits, b.event_logits)
-    p1 = predict_encoded(model, tok, enc)
-    p2 = predict_encoded(again, tok, enc)
-    assert [p.tags for p in p1] == [p.tags for p in p2]
+    texts = [d.text for d in corpus]
+    first = [d.to_dict() for d in Tagger(model, tok, meta_obj, device="cpu").tag(texts)]
+    assert first == [d.to_dict() for d in Tagger(again, tok, meta_obj, device="cpu").tag(texts)]
     # The token side is a plain transformers model.
     plain = AutoModelForTokenClassification.from_pretrained(out).eval()
     with torch.no_grad():
         logits = plain(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
     assert torch.allclose(logits, a.token_logits, atol=1e-5)
     assert plain.config.id2label[1] == "B-ACTOR"
-    metrics = evaluate_documents(model, tok, meta_obj, corpus)
-    assert metrics["documents"] == 4 and 0.0 <= metrics["entities"]["micro"]["f1"] <= 1.0
+
+
+def _f1(gold: set, pred: set) -> float:
+    tp = len(gold & pred)
+    return 2 * tp / (len(gold) + len(pred)) if gold or pred else 0.0
+
+
+def test_rasd_evaluate_scores_what_the_tagger_returns(tmp_path: Path, corpus, corpus_path: Path):
+    """`rasd evaluate` figures equal scoring, by hand, the spans and sentence labels that
+    ``Tagger.from_pretrained`` returns for the same documents (with their gold sentences)."""
+    from rasd import Tagger
+    from rasd.cli import main
+    from rasd.training.trainer import train
+
+    # Half-trained: some spans right, some wrong, so a second decoder would show.
+    cfg = load_config(None, [*FAST, f"training.output_dir={tmp_path / 'half'}", "training.epochs=12",
+                             "training.warmup_ratio=0", "data.dev_fraction=0", "training.batch_size=2",
+                             "model.tiny.hidden_size=64", "training.encoder_lr=3e-3", "training.head_lr=3e-3"])
+    model_dir = train(cfg, corpus, dev_docs=[]).output_dir
+
+    assert main(["evaluate", "--model", str(model_dir), "--data", str(corpus_path), "--output", str(tmp_path / "m.json")]) == 0
+    reported = json.loads((tmp_path / "m.json").read_text())
+    tagger = Tagger.from_pretrained(model_dir, device="cpu")
+    items = [{"text": d.text, "sentences": [(s.start, s.end) for s in d.sentences]} for d in corpus]
+    tagged = tagger(items, show_progress_bar=False)
+    labels = set(tagger.meta.entity_labels)
+    gold_spans = {(i, s.start, s.end, s.label) for i, d in enumerate(corpus) for s in d.entities if s.label in labels}
+    pred_spans = {(i, e.start, e.end, e.label) for i, t in enumerate(tagged) for e in t.entities}
+    assert pred_spans, "the tiny model predicts no entity: the comparison would be empty"
+    assert reported["entities"]["micro"]["f1"] == pytest.approx(_f1(gold_spans, pred_spans))
+    gold_events = {(i, k, e) for i, d in enumerate(corpus) for k, s in enumerate(d.sentences) for e in s.events}
+    pred_events = {(i, k, e.label) for i, t in enumerate(tagged) for k, s in enumerate(t.sentences) for e in s.events}
+    assert [len(t.sentences) for t in tagged] == [len(d.sentences) for d in corpus]
+    assert reported["events"]["micro"]["f1"] == pytest.approx(_f1(gold_events, pred_events))
+    assert 0 < reported["entities"]["micro"]["f1"] < 1, "all right or all wrong: the test would not tell decoders apart"
 
 
 def test_real_oversample_repeats_only_real_windows(tmp_path: Path, corpus):
@@ -181,11 +214,37 @@ def test_real_oversample_repeats_only_real_windows(tmp_path: Path, corpus):
     )
     real = [d for d in corpus if not d.synthetic]
     _, tok, meta = RasdModel.from_pretrained(once.output_dir)
+    _, tok_thrice, _ = RasdModel.from_pretrained(thrice.output_dir)
+    assert tok_thrice.get_vocab() == tok.get_vocab()  # both runs window the corpus with one tokenizer
     real_windows = len(WindowDataset(encode_documents(real, tok, {"O": 0}, meta.max_length, meta.stride), EVENT_TYPES))
     assert real_windows > 0
     assert thrice.facts["data"]["windows"] == once.facts["data"]["windows"] + 2 * real_windows
     with pytest.raises(ConfigError, match="real_oversample"):
         load_config(None, ["data.real_oversample=0"])
+
+
+def test_tiny_tokenizer_is_deterministic(corpus):
+    """Same texts → same vocabulary, in this process and in others with other hash seeds
+    (tokenizers' own WordPiece trainer breaks frequency ties differently from run to run)."""
+    import subprocess
+    import sys
+
+    from rasd.training.tiny import train_tokenizer
+
+    texts = [d.text for d in corpus]
+    first, second = train_tokenizer(texts, 300), train_tokenizer(texts, 300)
+    assert first.get_vocab() == second.get_vocab()
+    assert first.tokenize(texts[0]) == second.tokenize(texts[0])
+    code = (
+        "import json, sys; from rasd.training.tiny import train_tokenizer; "
+        "print(json.dumps(train_tokenizer(json.load(sys.stdin), 300).get_vocab(), sort_keys=True))"
+    )
+    runs = {
+        subprocess.run([sys.executable, "-P", "-c", code], input=json.dumps(texts), capture_output=True, text=True,
+                       check=True, env={"PYTHONHASHSEED": seed, "PATH": ""}).stdout
+        for seed in ("1", "2")
+    }
+    assert runs == {json.dumps(first.get_vocab(), sort_keys=True) + "\n"}
 
 
 def test_tiny_learns_the_fixture(tmp_path: Path, corpus):

@@ -6,9 +6,8 @@ import pytest
 
 pytest.importorskip("torch")
 
-from rasd.training.tiny import train_tokenizer  # noqa: E402
-
 from rasd.text import split_sentences  # noqa: E402
+from rasd.training.tiny import train_tokenizer  # noqa: E402
 from rasd.windows import encode_document, special_template, tokenize_document  # noqa: E402
 
 TEXT = (

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from rasd.training.augment import AugmentConfig
 
 from rasd.text import NormalizationOptions
+from rasd.training.augment import AugmentConfig
 
 TINY = "tiny"
 

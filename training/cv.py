@@ -20,11 +20,10 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from rasd.corpus import load_documents
 from rasd.training.config import TrainingConfig
 from rasd.training.splits import kfold, kfold_real, split_corpus
 from rasd.training.trainer import _summary, train
-
-from rasd.corpus import load_documents
 
 logger = logging.getLogger(__name__)
 

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from rasd.training.alignment import IGNORE, AlignmentIssue, align_spans, log_issues, tags_to_ids
 from torch.nn.utils.rnn import pad_sequence
 
 from rasd.corpus import Document, Sentence
-from rasd.text import NormalizationOptions, split_sentences
+from rasd.text import NormalizationOptions, sentence_bounds
+from rasd.training.alignment import IGNORE, AlignmentIssue, align_spans, log_issues, tags_to_ids
 from rasd.windows import DocumentTokens, Window, pack_windows, tokenize_document
 
 logger = logging.getLogger(__name__)
@@ -38,9 +38,7 @@ class EncodedDocument:
 
     @property
     def sentences(self) -> list[tuple[int, int]]:
-        if self.doc.sentences:
-            return [(s.start, s.end) for s in self.doc.sentences]
-        return split_sentences(self.doc.text)
+        return sentence_bounds(self.doc.text, self.doc.sentences or None)
 
 
 def encode_documents(
@@ -56,7 +54,7 @@ def encode_documents(
     encoded: list[EncodedDocument] = []
     all_issues: list[AlignmentIssue] = []
     for doc in docs:
-        sentences = doc.sentences or [Sentence(a, b, []) for a, b in split_sentences(doc.text)]
+        sentences = doc.sentences or [Sentence(a, b, []) for a, b in sentence_bounds(doc.text)]
         tokens = tokenize_document(tokenizer, doc.text, sentences, normalization)
         known = [s for s in doc.entities if f"B-{s.label}" in label2id]
         if len(known) < len(doc.entities):

@@ -1,175 +1,118 @@
-"""Evaluate a model on annotated documents (``rasd evaluate``), also used for dev scores in training.
+"""Evaluate a model on annotated documents (``rasd evaluate``, training's dev and test scores, CV).
 
-Decoding here is deliberately minimal — argmax tag per owned token, IOB2 → character
-spans, the guidelines' proclitic trim, a fixed threshold per event type — so training does not depend on
-``inference/`` (layers stay one-way). The tagger has its own, richer decoding.
+Every figure is scored on what :class:`rasd.inference.Tagger` returns — its windows, its decoder
+(:mod:`rasd.inference.decode`), its event thresholds — so the numbers in ``metrics.json``, the
+model card and the README are the numbers users get. Documents are tagged with their gold
+sentences (``sentences`` input of the Tagger) so sentence events line up with the gold ones.
+
+Scoring is two steps: :func:`tag_documents` (model → tagged documents, every event type's
+probability kept) and :func:`score_tagged` (tagged vs gold, at given thresholds), so threshold
+tuning re-decides events without tagging twice.
 """
 
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
-from rasd.training.dataset import EncodedDocument, RasdCollator, encode_documents, window_features
-from rasd.training.metrics import error_summary, event_metrics, seqeval_metrics, span_metrics
 
 from rasd.corpus import Document, Span, load_documents
+from rasd.inference.loading import default_device
+from rasd.inference.tagger import Tagger
+from rasd.inference.types import TaggedDocument
 from rasd.modeling import RasdMeta, RasdModel
-from rasd.text import proclitic_length
+from rasd.text import sentence_bounds
+from rasd.training.alignment import align_spans
+from rasd.training.metrics import error_summary, event_metrics, seqeval_metrics, span_metrics
+from rasd.windows import tokenize_document
 
-logger = logging.getLogger(__name__)
-
-
-@dataclass
-class DocumentPrediction:
-    """Model output for one document: a tag per document token and event probabilities per sentence."""
-
-    tags: list[str]
-    sentence_probs: dict[int, list[float]]  # document sentence index → probability per event type
+SentenceProbs = dict[tuple[int, int], dict[str, float]]
 
 
-def bio_to_spans(tags: Sequence[str], offsets: Sequence[tuple[int, int]]) -> list[Span]:
-    """IOB2 tags over tokens → character spans (``I-X`` after ``O`` or another label starts a span)."""
-    spans: list[Span] = []
-    label, start, end = None, 0, 0
-    for tag, (s, e) in zip(tags, offsets, strict=True):
-        prefix, _, name = tag.partition("-")
-        if prefix == "I" and name == label:
-            end = e
-            continue
-        if label is not None:
-            spans.append(Span(start, end, label))
-            label = None
-        if prefix in ("B", "I"):
-            label, start, end = name, s, e
-    if label is not None:
-        spans.append(Span(start, end, label))
-    return spans
+def tag_documents(
+    model: RasdModel, tokenizer: Any, meta: RasdMeta, docs: Sequence[Document], batch_size: int = 32
+) -> list[TaggedDocument]:
+    """Tag ``docs`` (their text and gold sentences) with the Tagger, every event type reported
+    with its probability (thresholds 0; :func:`score_tagged` applies the real ones).
 
-
-def trim_proclitics(spans: Sequence[Span], text: str) -> list[Span]:
-    """Move a span's start past a proclitic (و ف ب ك ل) when the span starts at a word start.
-
-    Tokens like «والق» carry و into a predicted span; the guidelines keep it outside.
+    The model's train/eval mode is restored afterwards (dev scoring happens mid-training).
     """
-    out = []
-    for span in spans:
-        start = span.start
-        if start == 0 or not text[start - 1].isalpha():
-            word_end = start
-            while word_end < span.end and not text[word_end].isspace():
-                word_end += 1
-            start += proclitic_length(text[start:word_end])
-        out.append(Span(start, span.end, span.label) if start < span.end else span)
-    return out
-
-
-def _first_subword_tags(tags: list[str], word_ids: Sequence[int]) -> list[str]:
-    """Continuation sub-words follow their word's first token (models trained with first-sub-word labels)."""
-    out = list(tags)
-    for i in range(1, len(out)):
-        if word_ids[i] >= 0 and word_ids[i] == word_ids[i - 1] and not out[i].startswith("B-"):
-            prev = out[i - 1]
-            out[i] = "O" if prev == "O" else "I-" + prev[2:]
-    return out
-
-
-@torch.no_grad()
-def predict_encoded(
-    model: RasdModel,
-    tokenizer: Any,
-    encoded: Sequence[EncodedDocument],
-    batch_size: int = 32,
-    label_all_subwords: bool = True,
-    device: torch.device | str | None = None,
-) -> list[DocumentPrediction]:
-    """Run the model over every window; keep each token's prediction from the window that owns it."""
-    device = device or next(model.parameters()).device
     was_training = model.training
-    model.eval()
-    id2label = model.config.id2label
-    collate = RasdCollator(tokenizer, len(model.event_types))
-    items = [(d, w) for d, enc in enumerate(encoded) for w in enc.windows]
-    preds = [DocumentPrediction(["O"] * len(enc.tokens.input_ids), {}) for enc in encoded]
-    for i in range(0, len(items), batch_size):
-        chunk = items[i : i + batch_size]
-        feats = [window_features(encoded[d], w, model.event_types) for d, w in chunk]
-        for f in feats:
-            del f["labels"]
-        batch = collate(feats)
-        out = model(
-            input_ids=batch["input_ids"].to(device),
-            attention_mask=batch["attention_mask"].to(device),
-            sentence_ids=batch["sentence_ids"].to(device),
-            event_labels=batch["event_labels"].to(device),
-        )
-        tag_ids = out.token_logits.argmax(-1).cpu().tolist()
-        probs = torch.sigmoid(out.event_logits.float()).cpu().tolist()
-        row = 0
-        for (d, w), ids in zip(chunk, tag_ids, strict=True):
-            pred = preds[d]
-            for j, (pos, owned) in enumerate(zip(w.positions, w.owned, strict=True)):
-                if owned:
-                    pred.tags[pos] = id2label[ids[j]]
-            for s in w.sentences:
-                old = pred.sentence_probs.get(s)
-                # A sentence cut into chunks reports an event if any chunk does.
-                pred.sentence_probs[s] = probs[row] if old is None else [max(a, b) for a, b in zip(old, probs[row], strict=True)]
-                row += 1
-    if not label_all_subwords:
-        for enc, pred in zip(encoded, preds, strict=True):
-            pred.tags = _first_subword_tags(pred.tags, enc.tokens.word_ids)
-    model.train(was_training)
-    return preds
+    device = next(model.parameters()).device
+    tagger = Tagger(model, tokenizer, meta, device=device, thresholds=dict.fromkeys(meta.event_types, 0.0))
+    items = [
+        {"id": d.id, "text": d.text, "sentences": [(s.start, s.end) for s in d.sentences] or None} for d in docs
+    ]
+    try:
+        return tagger.tag(items, batch_size=batch_size)
+    finally:
+        model.train(was_training)
 
 
-def score(
-    encoded: Sequence[EncodedDocument],
-    preds: Sequence[DocumentPrediction],
-    entity_labels: Sequence[str],
-    event_types: Sequence[str],
-    thresholds: Sequence[float],
-) -> dict[str, Any]:
-    """All metrics for predictions against the gold annotations (see :mod:`training.metrics`)."""
-    gold_seqs, pred_seqs = [], []
-    gold_spans, pred_spans, texts = [], [], []
-    gold_sent, pred_sent, gold_doc, pred_doc = [], [], [], []
-    for enc, pred in zip(encoded, preds, strict=True):
-        by_sentence: dict[int, list[int]] = {}
-        for pos, s in enumerate(enc.tokens.sentence_index):
+def sentence_probs(tagged: TaggedDocument) -> SentenceProbs:
+    """``(start, end)`` of each tagged sentence → event type → probability."""
+    return {(s.start, s.end): {e.label: e.score for e in s.events} for s in tagged.sentences}
+
+
+def _token_tags(doc: Document, tagged: TaggedDocument, tokenizer: Any, meta: RasdMeta) -> tuple[list[list[str]], list[list[str]]]:
+    """Gold and predicted IOB2 tags per sentence over the model's tokens, for seqeval. With
+    first-sub-word models only each word's first token is scored, as in training."""
+    bounds = sentence_bounds(doc.text, doc.sentences or None)
+    tokens = tokenize_document(tokenizer, doc.text, bounds, meta.normalization_options())
+    labels = set(meta.entity_labels)
+    gold, _ = align_spans(tokens.offsets, [s for s in doc.entities if s.label in labels])
+    pred, _ = align_spans(tokens.offsets, [Span(e.start, e.end, e.label) for e in tagged.entities])
+    by_sentence: dict[int, list[int]] = {}
+    for pos, s in enumerate(tokens.sentence_index):
+        first = pos == 0 or tokens.word_ids[pos] < 0 or tokens.word_ids[pos] != tokens.word_ids[pos - 1]
+        if s >= 0 and (meta.label_all_subwords or first):
             by_sentence.setdefault(s, []).append(pos)
-        for positions in by_sentence.values():
-            # Tokens ignored in training (-100: continuation sub-words) are not scored at token level.
-            keep = [p for p in positions if enc.label_ids[p] != -100]
-            gold_seqs.append([enc.tags[p] for p in keep])
-            pred_seqs.append([pred.tags[p] for p in keep])
-        labels = set(entity_labels)
-        gold_spans.append({(s.start, s.end, s.label) for s in enc.doc.entities if s.label in labels})
-        spans = trim_proclitics(bio_to_spans(pred.tags, enc.tokens.offsets), enc.doc.text)
-        pred_spans.append({(s.start, s.end, s.label) for s in spans})
-        texts.append(enc.doc.text)
+    return [[gold[p] for p in ps] for ps in by_sentence.values()], [[pred[p] for p in ps] for ps in by_sentence.values()]
+
+
+def score_tagged(
+    docs: Sequence[Document],
+    tagged: Sequence[TaggedDocument],
+    tokenizer: Any,
+    meta: RasdMeta,
+    thresholds: Mapping[str, float] | None = None,
+) -> dict[str, Any]:
+    """All metrics for Tagger output against the gold annotations (see :mod:`rasd.training.metrics`).
+
+    Entities: exact character spans of ``tagged``; sentence events: types whose probability
+    reaches ``thresholds`` (default: the model's saved ones); seqeval: the spans re-aligned to tokens.
+    """
+    cut = dict(zip(meta.event_types, meta.thresholds(), strict=True)) | dict(thresholds or {})
+    labels = set(meta.entity_labels)
+    gold_seqs, pred_seqs, gold_spans, pred_spans, texts = [], [], [], [], []
+    gold_sent, pred_sent, gold_doc, pred_doc = [], [], [], []
+    for doc, out in zip(docs, tagged, strict=True):
+        gold_spans.append({(s.start, s.end, s.label) for s in doc.entities if s.label in labels})
+        pred_spans.append({(e.start, e.end, e.label) for e in out.entities})
+        texts.append(doc.text)
+        g_seq, p_seq = _token_tags(doc, out, tokenizer, meta)
+        gold_seqs += g_seq
+        pred_seqs += p_seq
+        probs = sentence_probs(out)
         doc_gold, doc_pred = set(), set()
-        for i, sent in enumerate(enc.doc.sentences):
-            g = {e for e in sent.events if e in event_types}
-            probs = pred.sentence_probs.get(i)
-            p = {t for t, pr, th in zip(event_types, probs, thresholds, strict=True) if pr >= th} if probs else set()
+        for sent in doc.sentences:
+            g = {e for e in sent.events if e in cut}
+            p = {t for t, pr in probs.get((sent.start, sent.end), {}).items() if pr >= cut[t]}
             gold_sent.append(g)
             pred_sent.append(p)
             doc_gold |= g
             doc_pred |= p
         gold_doc.append(doc_gold)
         pred_doc.append(doc_pred)
-    entities = span_metrics(gold_spans, pred_spans, entity_labels)
+    entities = span_metrics(gold_spans, pred_spans, meta.entity_labels)
     entities["seqeval"] = seqeval_metrics(gold_seqs, pred_seqs)
-    events = event_metrics(gold_sent, pred_sent, event_types)
-    events["document"] = event_metrics(gold_doc, pred_doc, event_types)
+    events = event_metrics(gold_sent, pred_sent, meta.event_types)
+    events["document"] = event_metrics(gold_doc, pred_doc, meta.event_types)
     return {
-        "documents": len(encoded),
+        "documents": len(docs),
         "sentences": len(gold_sent),
         "entities": entities,
         "events": events,
@@ -178,20 +121,15 @@ def score(
 
 
 def evaluate_documents(
-    model: RasdModel, tokenizer: Any, meta: RasdMeta, docs: Sequence[Document], batch_size: int = 32
+    model: RasdModel,
+    tokenizer: Any,
+    meta: RasdMeta,
+    docs: Sequence[Document],
+    batch_size: int = 32,
+    thresholds: Mapping[str, float] | None = None,
 ) -> dict[str, Any]:
-    """Encode ``docs`` the way ``meta`` says, predict, and score."""
-    encoded = encode_documents(
-        docs,
-        tokenizer,
-        model.config.label2id,
-        meta.max_length,
-        meta.stride,
-        meta.normalization_options(),
-        meta.label_all_subwords,
-    )
-    preds = predict_encoded(model, tokenizer, encoded, batch_size, meta.label_all_subwords)
-    return score(encoded, preds, meta.entity_labels, meta.event_types, meta.thresholds())
+    """Tag ``docs`` with the Tagger and score the output (``thresholds``: default the saved ones)."""
+    return score_tagged(docs, tag_documents(model, tokenizer, meta, docs, batch_size), tokenizer, meta, thresholds)
 
 
 def format_table(metrics: dict[str, Any]) -> str:
@@ -217,8 +155,7 @@ def format_table(metrics: dict[str, Any]) -> str:
 
 def run_evaluate(model_dir: str | Path, data: Sequence[str | Path], output: str | Path | None = None, batch_size: int = 32) -> dict[str, Any]:
     """``rasd evaluate``: load a model folder, score it on corpus files, optionally write JSON."""
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    model, tokenizer, meta = RasdModel.from_pretrained(model_dir, device=device)
+    model, tokenizer, meta = RasdModel.from_pretrained(model_dir, device=torch.device(default_device()))
     docs = load_documents(list(data))
     metrics = evaluate_documents(model, tokenizer, meta, docs, batch_size)
     if output:

@@ -25,13 +25,6 @@ from typing import Any
 import torch
 from accelerate import Accelerator
 from accelerate.utils import set_seed
-from rasd.training.augment import augment_corpus
-from rasd.training.config import TINY, TrainingConfig
-from rasd.training.dataset import RasdCollator, WindowDataset, encode_documents
-from rasd.training.evaluate import predict_encoded, score
-from rasd.training.metrics import tune_thresholds
-from rasd.training.splits import split_corpus
-from rasd.training.tiny import build_tiny_model
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import AutoTokenizer, get_linear_schedule_with_warmup
@@ -39,6 +32,13 @@ from transformers import AutoTokenizer, get_linear_schedule_with_warmup
 from rasd.corpus import Document, load_documents
 from rasd.modeling import RasdMeta, RasdModel
 from rasd.schema import ENTITY_LABELS, EVENT_TYPES
+from rasd.training.augment import augment_corpus
+from rasd.training.config import TINY, TrainingConfig
+from rasd.training.dataset import EncodedDocument, RasdCollator, WindowDataset, encode_documents
+from rasd.training.evaluate import evaluate_documents, score_tagged, sentence_probs, tag_documents
+from rasd.training.metrics import tune_thresholds
+from rasd.training.splits import split_corpus
+from rasd.training.tiny import build_tiny_model
 
 logger = logging.getLogger(__name__)
 
@@ -166,6 +166,169 @@ def resolve_data(
     return train, dev
 
 
+@dataclass
+class TrainingData:
+    """What one run trains and scores on."""
+
+    train: list[Document]  # after augmentation
+    dev: list[Document]
+    test: list[Document]
+    originals: int  # training documents before augmentation
+
+
+def prepare_data(
+    cfg: TrainingConfig,
+    train_docs: Sequence[Document] | None = None,
+    dev_docs: Sequence[Document] | None = None,
+    test_docs: Sequence[Document] | None = None,
+) -> TrainingData:
+    """Resolve the splits (:func:`resolve_data`), read test files, augment the training split."""
+    train, dev = resolve_data(cfg, train_docs, dev_docs)
+    if test_docs is None:
+        test_docs = load_documents(cfg.data.test_files) if cfg.data.test_files else []
+    originals = len(train)
+    if cfg.data.augment.enabled:
+        train = augment_corpus(train, cfg.data.augment)  # after the split: copies never reach dev
+    logger.info("%d train documents (%d augmented), %d dev, %d test", len(train), len(train) - originals, len(dev), len(test_docs))
+    return TrainingData(train, dev, list(test_docs), originals)
+
+
+def encode_training_set(cfg: TrainingConfig, docs: Sequence[Document], tokenizer: Any, model: RasdModel) -> list[EncodedDocument]:
+    """Training documents as windows with targets; real articles repeated ``data.real_oversample`` times."""
+    d = cfg.data
+    encoded = encode_documents(docs, tokenizer, model.config.label2id, d.max_length, d.stride, d.normalization, cfg.model.label_all_subwords)
+    if d.real_oversample > 1:
+        # Real articles are few and differ from the synthetic ones (page furniture, sparser
+        # events): repeating them weights real text without touching the synthetic share.
+        real = [e for e in encoded if not e.doc.synthetic]
+        encoded += real * (d.real_oversample - 1)
+        logger.info("real documents x%d: %d extra copies", d.real_oversample, len(real) * (d.real_oversample - 1))
+    return encoded
+
+
+def model_meta(
+    cfg: TrainingConfig, model: RasdModel, thresholds: dict[str, float] | None = None, facts: dict[str, Any] | None = None
+) -> RasdMeta:
+    """The ``rasd.json`` of a model trained by ``cfg``: what the Tagger needs to run it."""
+    return RasdMeta(
+        entity_labels=[t[2:] for t in model.config.id2label.values() if t.startswith("B-")],
+        event_types=list(model.event_types),
+        event_thresholds=dict(thresholds or {}),
+        normalization=asdict(cfg.data.normalization),
+        max_length=cfg.data.max_length,
+        stride=cfg.data.stride,
+        label_all_subwords=cfg.model.label_all_subwords,
+        event_head=model.event_head.config(),
+        base_model=cfg.model.base_model,
+        training=dict(facts or {}),
+    )
+
+
+@dataclass
+class FitResult:
+    """The training loop's outcome; the best epoch's weights are loaded back into the model."""
+
+    epochs: int
+    steps: int
+    best_epoch: int
+    history: list[dict[str, Any]]
+
+
+def fit(
+    cfg: TrainingConfig,
+    accelerator: Accelerator,
+    model: RasdModel,
+    tokenizer: Any,
+    dataset: WindowDataset,
+    dev_docs: Sequence[Document],
+) -> FitResult:
+    """AdamW, linear warm-up/decay, accumulation; per epoch, dev scored through the Tagger at 0.5
+    thresholds, early stopping on :func:`_main_score`, and the best epoch's weights kept."""
+    t = cfg.training
+    loader = DataLoader(dataset, batch_size=t.batch_size, shuffle=True, collate_fn=RasdCollator(tokenizer, len(model.event_types)))
+    steps_per_epoch = max(1, math.ceil(len(loader) / t.gradient_accumulation_steps))
+    total_steps = max(1, math.ceil(t.epochs * steps_per_epoch))
+    if t.max_steps:
+        total_steps = min(total_steps, t.max_steps)
+    optimizer = torch.optim.AdamW(_param_groups(model, cfg))
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(t.warmup_ratio * total_steps), total_steps)
+    wrapped, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
+    logger.info("%d windows, %d steps (%d per epoch) on %s", len(dataset), total_steps, steps_per_epoch, accelerator.device)
+
+    dev_meta = model_meta(cfg, model, dict.fromkeys(model.event_types, 0.5))
+    best: dict[str, Any] = {"score": -1.0, "epoch": 0, "state": None}
+    step, epoch, stale = 0, 0, 0
+    history: list[dict[str, Any]] = []
+    progress = tqdm(total=total_steps, desc="training", disable=not accelerator.is_local_main_process)
+    while step < total_steps:
+        epoch += 1
+        wrapped.train()
+        running, batches = 0.0, 0
+        for batch in loader:
+            with accelerator.accumulate(wrapped):
+                loss = wrapped(**batch).loss
+                accelerator.backward(loss)
+                if accelerator.sync_gradients:
+                    accelerator.clip_grad_norm_(wrapped.parameters(), t.max_grad_norm)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad()
+            running += loss.item()
+            batches += 1
+            if accelerator.sync_gradients:
+                step += 1
+                progress.update(1)
+                if step >= total_steps:
+                    break
+        line = {"epoch": epoch, "step": step, "loss": running / max(1, batches)}
+        if dev_docs:
+            raw = accelerator.unwrap_model(wrapped)
+            m = evaluate_documents(raw, tokenizer, dev_meta, dev_docs, t.eval_batch_size)
+            line |= {"dev_entity_f1": m["entities"]["micro"]["f1"], "dev_event_f1": m["events"]["micro"]["f1"]}
+            current = _main_score(m, t.event_loss_weight > 0)
+            if current > best["score"]:
+                best = {"score": current, "epoch": epoch, "state": copy.deepcopy(raw.state_dict())}
+                stale = 0
+            else:
+                stale += 1
+        history.append(line)
+        logger.info(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in line.items()))
+        if dev_docs and t.early_stopping_patience and stale >= t.early_stopping_patience:
+            logger.info("early stopping: no dev gain for %d epochs (best epoch %d)", stale, best["epoch"])
+            break
+    progress.close()
+    if best["state"] is not None:
+        accelerator.unwrap_model(wrapped).load_state_dict(best["state"])
+    return FitResult(epoch, step, best["epoch"] or epoch, history)
+
+
+def final_scores(
+    cfg: TrainingConfig, model: RasdModel, tokenizer: Any, data: TrainingData
+) -> tuple[dict[str, Any], dict[str, float]]:
+    """Dev and test metrics of the trained model through the Tagger, and the event thresholds
+    (tuned on dev sentence probabilities when configured, else 0.5)."""
+    t = cfg.training
+    thresholds = dict.fromkeys(model.event_types, 0.5)
+    meta = model_meta(cfg, model, thresholds)
+    metrics: dict[str, Any] = {}
+    if data.dev:
+        tagged = tag_documents(model, tokenizer, meta, data.dev, t.eval_batch_size)
+        if t.tune_event_thresholds:
+            probs, gold = [], []
+            for doc, out in zip(data.dev, tagged, strict=True):
+                by_bounds = sentence_probs(out)
+                for sent in doc.sentences:
+                    if (sent.start, sent.end) in by_bounds:
+                        p = by_bounds[(sent.start, sent.end)]
+                        probs.append([p.get(e, 0.0) for e in model.event_types])
+                        gold.append(set(sent.events))
+            thresholds = tune_thresholds(probs, gold, model.event_types)
+        metrics["dev"] = score_tagged(data.dev, tagged, tokenizer, meta, thresholds)
+    if data.test:
+        metrics["test"] = evaluate_documents(model, tokenizer, meta, data.test, t.eval_batch_size, thresholds)
+    return metrics, thresholds
+
+
 def train(
     cfg: TrainingConfig,
     train_docs: Sequence[Document] | None = None,
@@ -181,135 +344,43 @@ def train(
     started = time.time()
     set_seed(t.seed)
     accelerator = Accelerator(mixed_precision=t.mixed_precision, gradient_accumulation_steps=t.gradient_accumulation_steps)
-    train_docs, dev_docs = resolve_data(cfg, train_docs, dev_docs)
-    if test_docs is None and cfg.data.test_files:
-        test_docs = load_documents(cfg.data.test_files)
-    originals = len(train_docs)
-    if cfg.data.augment.enabled:
-        train_docs = augment_corpus(train_docs, cfg.data.augment)  # after the split: copies never reach dev
-    logger.info("%d train documents (%d augmented), %d dev", len(train_docs), len(train_docs) - originals, len(dev_docs))
-
-    model, tokenizer = build_model(cfg, train_docs)
+    data = prepare_data(cfg, train_docs, dev_docs, test_docs)
+    model, tokenizer = build_model(cfg, data.train)
     if cfg.model.freeze_embeddings:
         logger.info("froze %d embedding parameters", model.freeze_embeddings())
-    init_event_bias(model, train_docs)
-    label2id = model.config.label2id
-    enc_args = (tokenizer, label2id, cfg.data.max_length, cfg.data.stride, cfg.data.normalization, cfg.model.label_all_subwords)
-    train_enc = encode_documents(train_docs, *enc_args)
-    if cfg.data.real_oversample > 1:
-        # Real articles are few and differ from the synthetic ones (page furniture, sparser
-        # events): repeating them weights real text without touching the synthetic share.
-        real = [e for e in train_enc if not e.doc.synthetic]
-        train_enc += real * (cfg.data.real_oversample - 1)
-        logger.info("real documents x%d: %d extra copies", cfg.data.real_oversample, len(real) * (cfg.data.real_oversample - 1))
-    dev_enc = encode_documents(dev_docs, *enc_args) if dev_docs else []
+    init_event_bias(model, data.train)
+    train_enc = encode_training_set(cfg, data.train, tokenizer, model)
     dataset = WindowDataset(train_enc, model.event_types)
     if not len(dataset):
         raise ValueError("the training documents produced no tokens (empty texts?)")
-    collate = RasdCollator(tokenizer, len(model.event_types))
-    loader = DataLoader(dataset, batch_size=t.batch_size, shuffle=True, collate_fn=collate)
-
-    steps_per_epoch = max(1, math.ceil(len(loader) / t.gradient_accumulation_steps))
-    total_steps = max(1, math.ceil(t.epochs * steps_per_epoch))
-    if t.max_steps:
-        total_steps = min(total_steps, t.max_steps)
-    optimizer = torch.optim.AdamW(_param_groups(model, cfg))
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(t.warmup_ratio * total_steps), total_steps)
-    model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
-    logger.info("%d windows, %d steps (%d per epoch) on %s", len(dataset), total_steps, steps_per_epoch, accelerator.device)
-
-    entity_labels = [t_[2:] for t_ in label2id if t_.startswith("B-")]
-    default_thresholds = [0.5] * len(EVENT_TYPES)
-    best: dict[str, Any] = {"score": -1.0, "epoch": 0, "state": None, "metrics": None}
-    step, epoch, stale = 0, 0, 0
-    history: list[dict[str, Any]] = []
-    progress = tqdm(total=total_steps, desc="training", disable=not accelerator.is_local_main_process)
-    while step < total_steps:
-        epoch += 1
-        model.train()
-        running, batches = 0.0, 0
-        for batch in loader:
-            with accelerator.accumulate(model):
-                loss = model(**batch).loss
-                accelerator.backward(loss)
-                if accelerator.sync_gradients:
-                    accelerator.clip_grad_norm_(model.parameters(), t.max_grad_norm)
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad()
-            running += loss.item()
-            batches += 1
-            if accelerator.sync_gradients:
-                step += 1
-                progress.update(1)
-                if step >= total_steps:
-                    break
-        line = {"epoch": epoch, "step": step, "loss": running / max(1, batches)}
-        if dev_enc:
-            raw = accelerator.unwrap_model(model)
-            preds = predict_encoded(raw, tokenizer, dev_enc, t.eval_batch_size, cfg.model.label_all_subwords)
-            m = score(dev_enc, preds, entity_labels, EVENT_TYPES, default_thresholds)
-            current = _main_score(m, t.event_loss_weight > 0)
-            line |= {"dev_entity_f1": m["entities"]["micro"]["f1"], "dev_event_f1": m["events"]["micro"]["f1"]}
-            if current > best["score"]:
-                best = {"score": current, "epoch": epoch, "state": copy.deepcopy(raw.state_dict()), "metrics": m}
-                stale = 0
-            else:
-                stale += 1
-        history.append(line)
-        logger.info(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in line.items()))
-        if dev_enc and t.early_stopping_patience and stale >= t.early_stopping_patience:
-            logger.info("early stopping: no dev gain for %d epochs (best epoch %d)", stale, best["epoch"])
-            break
-    progress.close()
-
-    model = accelerator.unwrap_model(model)
-    if best["state"] is not None:
-        model.load_state_dict(best["state"])
-    thresholds = dict(zip(EVENT_TYPES, default_thresholds, strict=True))
-    metrics: dict[str, Any] = {}
-    if dev_enc:
-        preds = predict_encoded(model, tokenizer, dev_enc, t.eval_batch_size, cfg.model.label_all_subwords)
-        if t.tune_event_thresholds:
-            probs, gold = [], []
-            for enc, p in zip(dev_enc, preds, strict=True):
-                for i, sent in enumerate(enc.doc.sentences):
-                    if i in p.sentence_probs:
-                        probs.append(p.sentence_probs[i])
-                        gold.append(set(sent.events))
-            thresholds = tune_thresholds(probs, gold, EVENT_TYPES)
-        metrics["dev"] = score(dev_enc, preds, entity_labels, EVENT_TYPES, [thresholds[e] for e in EVENT_TYPES])
-    if test_docs:
-        test_enc = encode_documents(test_docs, *enc_args)
-        preds = predict_encoded(model, tokenizer, test_enc, t.eval_batch_size, cfg.model.label_all_subwords)
-        metrics["test"] = score(test_enc, preds, entity_labels, EVENT_TYPES, [thresholds[e] for e in EVENT_TYPES])
-
+    run = fit(cfg, accelerator, model, tokenizer, dataset, data.dev)
+    metrics, thresholds = final_scores(cfg, model, tokenizer, data)
     facts = {
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "base_model": cfg.model.base_model,
-        "data": corpus_facts(train_docs)
+        "data": corpus_facts(data.train)
         | {
             "files": list(cfg.data.train_files),
             "tokens": sum(len(e.tokens.input_ids) for e in train_enc),
             "windows": len(dataset),
-            "augmented_documents": len(train_docs) - originals,
-            "splits": {"train": originals, "dev": len(dev_docs), "test": len(test_docs or [])},
+            "augmented_documents": len(data.train) - data.originals,
+            "splits": {"train": data.originals, "dev": len(data.dev), "test": len(data.test)},
             "alignment_issues": sum(len(e.issues) for e in train_enc),
         },
         "hyperparameters": asdict(t) | {"max_length": cfg.data.max_length, "stride": cfg.data.stride},
         "dev_metrics": _summary(metrics.get("dev")),
         "test_metrics": _summary(metrics.get("test")),
-        "epochs_run": epoch,
-        "best_epoch": best["epoch"] or epoch,
-        "steps": step,
-        "history": history,
+        "epochs_run": run.epochs,
+        "best_epoch": run.best_epoch,
+        "steps": run.steps,
+        "history": run.history,
         "hardware": hardware(accelerator),
         "training_time_s": round(time.time() - started, 1),
         "versions": library_versions(),
     }
     out = Path(t.output_dir)
     if accelerator.is_main_process:
-        save(model, tokenizer, cfg, metrics, facts, thresholds, out)
+        save(model, tokenizer, cfg, metrics, model_meta(cfg, model, thresholds, facts), out)
     accelerator.wait_for_everyone()
     logger.info("saved %s in %.0f s", out, facts["training_time_s"])
     return TrainResult(out, metrics, facts)
@@ -328,33 +399,16 @@ def _summary(m: dict[str, Any] | None) -> dict[str, float] | None:
     }
 
 
-def save(
-    model: RasdModel,
-    tokenizer: Any,
-    cfg: TrainingConfig,
-    metrics: dict[str, Any],
-    facts: dict[str, Any],
-    thresholds: dict[str, float],
-    out: Path,
-) -> None:
+def save(model: RasdModel, tokenizer: Any, cfg: TrainingConfig, metrics: dict[str, Any], meta: RasdMeta, out: Path) -> None:
     """Write the model folder, metrics.json, training_config.yaml, and the model card when available."""
-    meta = RasdMeta(
-        event_thresholds=thresholds,
-        normalization=asdict(cfg.data.normalization),
-        max_length=cfg.data.max_length,
-        stride=cfg.data.stride,
-        label_all_subwords=cfg.model.label_all_subwords,
-        base_model=cfg.model.base_model,
-        training=facts,
-    )
     model.save_pretrained(out, tokenizer, meta)
     (out / "metrics.json").write_text(json.dumps(metrics, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     (out / "training_config.yaml").write_text(cfg.to_yaml(), encoding="utf-8")
-    try:
-        from rasd.training.card import write_model_card
-    except ImportError:
-        return
+    from jinja2 import TemplateError
+
+    from rasd.training.card import write_model_card
+
     try:
         write_model_card(out)
-    except Exception:  # the card is documentation: never lose a trained model over it
+    except (OSError, TemplateError):  # the model is saved; a card that cannot be written is reported, not fatal
         logger.exception("could not write the model card")

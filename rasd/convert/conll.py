@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from rasd.corpus import Document, Sentence, Span
@@ -107,18 +107,20 @@ def conll_to_documents(
     sentences_per_doc: int = 1,
     id_prefix: str = "conll-",
     source: str = "conll",
+    labels: Sequence[str] = ENTITY_LABELS,
 ) -> ConllImport:
     """Convert CoNLL lines to documents.
 
-    A source label is mapped through ``label_map``, else kept if it is a schema
-    label, else dropped (``drop_unmapped``) or rejected with :class:`ConllError`.
+    A source label is mapped through ``label_map``, else kept if it is one of ``labels``
+    (default: the schema's), else dropped (``drop_unmapped``) or rejected with :class:`ConllError`.
+    Other ``labels`` read corpora in their native label set (benchmarks/anercorp.py).
     """
     if sentences_per_doc < 1:
         raise ValueError("sentences_per_doc must be at least 1")
     label_map = label_map or {}
     for dst in label_map.values():
-        if dst not in ENTITY_LABELS:
-            raise ConllError(f"mapping target {dst!r} is not a schema label ({', '.join(ENTITY_LABELS)})")
+        if dst not in labels:
+            raise ConllError(f"mapping target {dst!r} is not a schema label ({', '.join(labels)})")
     result = ConllImport(documents=[])
     groups: list[list[tuple[int, list[tuple[str, str]]]]] = [[]]
     for item in read_conll(lines):
@@ -131,7 +133,7 @@ def conll_to_documents(
     for group in (g for g in groups if g):
         result.documents.append(
             _build_document(
-                group, f"{id_prefix}{len(result.documents) + 1:05d}", source, label_map, drop_unmapped, result
+                group, f"{id_prefix}{len(result.documents) + 1:05d}", source, label_map, drop_unmapped, result, labels
             )
         )
     if sum(result.stray_i.values()):
@@ -143,10 +145,10 @@ def conll_to_documents(
     return result
 
 
-def _target(label: str, label_map: dict[str, str], drop: bool, where: str) -> str | None:
+def _target(label: str, label_map: dict[str, str], drop: bool, where: str, labels: Sequence[str]) -> str | None:
     if label in label_map:
         return label_map[label]
-    if label in ENTITY_LABELS:
+    if label in labels:
         return label
     if drop:
         return None
@@ -156,7 +158,7 @@ def _target(label: str, label_map: dict[str, str], drop: bool, where: str) -> st
     )
 
 
-def _build_document(group, doc_id, source, label_map, drop, result: ConllImport) -> Document:
+def _build_document(group, doc_id, source, label_map, drop, result: ConllImport, labels: Sequence[str]) -> Document:
     text_parts: list[str] = []
     entities: list[Span] = []
     sentences: list[Sentence] = []
@@ -188,7 +190,7 @@ def _build_document(group, doc_id, source, label_map, drop, result: ConllImport)
             else:
                 current[2] = end
         for label, start, end, line in opened:
-            target = _target(label, label_map, drop, f"line {line}")
+            target = _target(label, label_map, drop, f"line {line}", labels)
             if target is None:
                 result.dropped[label] += 1
             else:
