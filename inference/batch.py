@@ -2,15 +2,19 @@
 
 Inputs: a JSONL file of ``{"id", "text", ...}`` (extra fields are carried into the
 output), a ``.txt`` file (one article, id = file stem), a directory of ``.jsonl``/``.txt``
-files (sorted by name), or ``-`` for JSONL on stdin. A bad line (broken JSON, invalid
-UTF-8, missing or non-string ``text``, a field longer than ``max_chars``) is reported
-with file, line and reason to the log and to ``OUT.errors.jsonl`` and skipped; every good
-article is still written, in input order, flushed after each chunk. With ``resume``,
-articles whose id is already in the output are skipped and new ones appended.
+files (sorted by name), or ``-`` for JSONL on stdin. Lines are read by the one JSONL
+reader, :func:`rasd.jsonl.read_jsonl`. A bad line (broken JSON, invalid UTF-8, JSON too
+deeply nested or with an over-long integer, missing or non-string ``text``, a field longer
+than ``max_chars``) is a :class:`~rasd.jsonl.RecordError`: reported with file, line and
+reason to the log and to ``OUT.errors.jsonl`` and skipped; every good article is still
+written, in input order, flushed after each chunk. ``output`` ``-`` writes the JSONL to
+stdout (bad lines then go to the log only). With ``resume``, articles whose id is already
+in the output are skipped and new ones appended.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import logging
@@ -22,8 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from rasd.inference.types import CSV_COLUMNS, TaggedDocument
 from tqdm.auto import tqdm
+
+from rasd.inference.types import CSV_COLUMNS, TaggedDocument, csv_row
+from rasd.jsonl import RecordError, open_output, parse_line, read_jsonl
 
 logger = logging.getLogger(__name__)
 
@@ -48,23 +54,6 @@ class InputArticle:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass
-class InputError:
-    """An input line or file that could not be tagged."""
-
-    source: str
-    line: int
-    reason: str
-    id: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"file": self.source, "line": self.line, "id": self.id, "reason": self.reason}
-
-    def __str__(self) -> str:
-        doc = f" [{self.id}]" if self.id else ""
-        return f"{self.source}:{self.line}{doc}: {self.reason}"
-
-
 def _too_long(obj: dict[str, Any], max_chars: int) -> str | None:
     for key, value in obj.items():
         if isinstance(value, str) and len(value) > max_chars:
@@ -72,44 +61,36 @@ def _too_long(obj: dict[str, Any], max_chars: int) -> str | None:
     return None
 
 
-def _parse_line(raw: bytes, source: str, lineno: int, max_chars: int) -> InputArticle | InputError:
-    try:
-        line = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return InputError(source, lineno, f"invalid UTF-8 at byte {exc.start}")
-    try:
-        obj = json.loads(line)
-    except json.JSONDecodeError as exc:
-        return InputError(source, lineno, f"invalid JSON: {exc.msg} (column {exc.colno})")
+def _article(obj: Any, source: str, lineno: int, max_chars: int) -> InputArticle | RecordError:
+    """The article of one parsed input line, or why it cannot be tagged."""
     if not isinstance(obj, dict):
-        return InputError(source, lineno, f"expected a JSON object, got {type(obj).__name__}")
+        return RecordError(source, lineno, f"expected a JSON object, got {type(obj).__name__}")
     doc_id = obj.get("id")
     doc_id = f"{Path(source).stem}:{lineno}" if doc_id is None or doc_id == "" else str(doc_id)
     if "text" not in obj:
-        return InputError(source, lineno, "missing field 'text'", doc_id)
+        return RecordError(source, lineno, "missing field 'text'", doc_id)
     if not isinstance(obj["text"], str):
-        return InputError(
+        return RecordError(
             source, lineno, f"field 'text' must be a string, got {type(obj['text']).__name__}", doc_id
         )
     if (reason := _too_long(obj, max_chars)) is not None:
-        return InputError(source, lineno, reason, doc_id)
+        return RecordError(source, lineno, reason, doc_id)
     extra = {k: v for k, v in obj.items() if k not in ("id", "text")}
     return InputArticle(source, lineno, doc_id, obj["text"], extra)
 
 
-def _iter_jsonl(stream: IO[bytes], source: str, max_chars: int) -> Iterator[InputArticle | InputError]:
-    for lineno, raw in enumerate(stream, start=1):
-        if raw.strip():
-            yield _parse_line(raw, source, lineno, max_chars)
+def _iter_jsonl(stream: IO[bytes], source: str, max_chars: int) -> Iterator[InputArticle | RecordError]:
+    for lineno, obj in read_jsonl(stream, source):
+        yield obj if isinstance(obj, RecordError) else _article(obj, source, lineno, max_chars)
 
 
-def _read_txt(path: Path, max_chars: int) -> InputArticle | InputError:
+def _read_txt(path: Path, max_chars: int) -> InputArticle | RecordError:
     try:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:
-        return InputError(str(path), 1, f"invalid UTF-8 at byte {exc.start}", path.stem)
+        return RecordError(str(path), 1, f"invalid UTF-8 at byte {exc.start}", path.stem)
     if len(text) > max_chars:
-        return InputError(
+        return RecordError(
             str(path), 1, f"text has {len(text):,} characters (limit --max-chars {max_chars:,})", path.stem
         )
     return InputArticle(str(path), 1, path.stem, text)
@@ -127,7 +108,7 @@ def input_files(path: str | Path) -> list[Path]:
 
 def iter_inputs(
     path: str | Path, max_chars: int = DEFAULT_MAX_CHARS, stdin: IO[bytes] | None = None
-) -> Iterator[InputArticle | InputError]:
+) -> Iterator[InputArticle | RecordError]:
     """Stream articles (or errors) from a JSONL/txt file, a directory of them, or ``-`` (stdin JSONL)."""
     if str(path) == "-":
         yield from _iter_jsonl(stdin if stdin is not None else sys.stdin.buffer, "<stdin>", max_chars)
@@ -157,10 +138,10 @@ def _done_ids(output: Path, on_record: Any = None) -> set[str]:
     with output.open("rb") as fh:
         for raw in fh:
             try:
-                obj = json.loads(raw.decode("utf-8"))
-                if not isinstance(obj, dict):
-                    raise ValueError("not an object")
-            except ValueError:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+                obj = parse_line(raw)
+            except ValueError:
+                obj = None
+            if not isinstance(obj, dict):
                 obj = None
             if obj is None or not raw.endswith(b"\n"):
                 if not raw.endswith(b"\n"):
@@ -177,14 +158,6 @@ def _done_ids(output: Path, on_record: Any = None) -> set[str]:
         with output.open("r+b") as fh:
             fh.truncate(pos)
     return ids
-
-
-def _csv_row(record: dict[str, Any]) -> dict[str, Any]:
-    row = dict(record)
-    for key, value in row.items():
-        if isinstance(value, list):
-            row[key] = " | ".join(v["text"] if isinstance(v, dict) else str(v) for v in value)
-    return row
 
 
 @dataclass
@@ -234,7 +207,7 @@ def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
 
 def _tag_chunk(
     tagger: _TaggerLike, articles: list[InputArticle], batch_size: int
-) -> list[TaggedDocument | InputError]:
+) -> list[TaggedDocument | RecordError]:
     """Tag a chunk; if the whole chunk fails, retry one by one so only the culprit is lost."""
     payload = [{"id": a.id, "text": a.text, **a.extra} for a in articles]
     try:
@@ -243,8 +216,8 @@ def _tag_chunk(
         if len(articles) == 1:
             a = articles[0]
             exc = sys.exc_info()[1]
-            return [InputError(a.source, a.line, f"tagging failed: {type(exc).__name__}: {exc}", a.id)]
-    out: list[TaggedDocument | InputError] = []
+            return [RecordError(a.source, a.line, f"tagging failed: {type(exc).__name__}: {exc}", a.id)]
+    out: list[TaggedDocument | RecordError] = []
     for a in articles:
         out += _tag_chunk(tagger, [a], batch_size)
     return out
@@ -262,60 +235,59 @@ def run_tag_job(
     progress: bool = True,
     stdin: IO[bytes] | None = None,
 ) -> JobSummary:
-    """Tag every article of ``input_path`` into ``output`` (see the module docstring)."""
+    """Tag every article of ``input_path`` into ``output`` (``-``: stdout; see the module docstring)."""
     start = time.perf_counter()
+    to_stdout = str(output) == "-"
+    if to_stdout and resume:
+        raise ValueError("resume needs an output file, not stdout")
     output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
     summary = JobSummary()
-    csv_fh = writer = None
-    if records_path is not None:
-        Path(records_path).parent.mkdir(parents=True, exist_ok=True)
-        csv_fh = Path(records_path).open("w", encoding="utf-8-sig", newline="")
-        writer = csv.DictWriter(csv_fh, fieldnames=list(CSV_COLUMNS), extrasaction="ignore")
-        writer.writeheader()
-    done: set[str] = set()
-    if resume and output.exists():
-        # The CSV is rewritten to mirror the records already in the output, then extended.
-        done = _done_ids(output, None if writer is None else lambda r: writer.writerow(_csv_row(r)))
-        logger.info("resuming: %d articles already in %s", len(done), output)
-    out_fh = output.open("a" if resume else "w", encoding="utf-8")
-    err_fh = errors_path(output).open("w", encoding="utf-8")
+    with contextlib.ExitStack() as files:
+        writer = None
+        if records_path is not None:
+            Path(records_path).parent.mkdir(parents=True, exist_ok=True)
+            csv_fh = files.enter_context(Path(records_path).open("w", encoding="utf-8-sig", newline=""))
+            writer = csv.DictWriter(csv_fh, fieldnames=list(CSV_COLUMNS), extrasaction="ignore")
+            writer.writeheader()
+        done: set[str] = set()
+        if resume and output.exists():
+            # The CSV is rewritten to mirror the records already in the output, then extended.
+            done = _done_ids(output, None if writer is None else lambda r: writer.writerow(csv_row(r)))
+            logger.info("resuming: %d articles already in %s", len(done), output)
+        out_fh = files.enter_context(open_output(output, "a" if resume else "w"))
+        err_fh = None if to_stdout else files.enter_context(open_output(errors_path(output)))
 
-    def report(err: InputError) -> None:
-        summary.failures += 1
-        logger.warning("skipped %s", err)
-        err_fh.write(json.dumps(err.to_dict(), ensure_ascii=False) + "\n")
-        err_fh.flush()
+        def report(err: RecordError) -> None:
+            summary.failures += 1
+            logger.warning("skipped %s", err)
+            if err_fh is not None:
+                err_fh.write(json.dumps(err.to_dict(), ensure_ascii=False) + "\n")
+                err_fh.flush()
 
-    def wanted(items: Iterator[InputArticle | InputError]) -> Iterator[InputArticle]:
-        for item in items:
-            if isinstance(item, InputError):
-                report(item)
-            elif item.id in done:
-                summary.skipped += 1
-            else:
-                yield item
+        def wanted(items: Iterator[InputArticle | RecordError]) -> Iterator[InputArticle]:
+            for item in items:
+                if isinstance(item, RecordError):
+                    report(item)
+                elif item.id in done:
+                    summary.skipped += 1
+                else:
+                    yield item
 
-    bar = tqdm(unit=" articles", desc="rasd tag", disable=not progress, dynamic_ncols=True)
-    try:
+        bar = files.enter_context(
+            tqdm(unit=" articles", desc="rasd tag", disable=not progress, dynamic_ncols=True)
+        )
         for chunk in _chunks(wanted(iter_inputs(input_path, max_chars, stdin)), chunk_size):
             for result in _tag_chunk(tagger, chunk, batch_size):
-                if isinstance(result, InputError):
+                if isinstance(result, RecordError):
                     report(result)
                     continue
                 out_fh.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
                 if writer is not None:
-                    writer.writerows(_csv_row(r.to_dict()) for r in result.records)
+                    writer.writerows(r.to_row() for r in result.records)
                 summary.add(result)
             out_fh.flush()
-            if csv_fh is not None:
+            if writer is not None:
                 csv_fh.flush()
             bar.update(len(chunk))
-    finally:
-        bar.close()
-        out_fh.close()
-        err_fh.close()
-        if csv_fh is not None:
-            csv_fh.close()
     summary.seconds = time.perf_counter() - start
     return summary

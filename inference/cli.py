@@ -1,9 +1,11 @@
-"""Inference subcommands of the ``rasd`` CLI: ``tag`` and ``export`` (:mod:`inference.onnx`).
+"""Inference subcommands of the ``rasd`` CLI: ``tag`` and ``export`` (:mod:`inference.onnx_cli`).
 
 ``rasd tag --model M --input PATH --output OUT.jsonl [--records OUT.csv] [--batch-size N]
 [--device D] [--resume] [--max-chars N] [--backend torch|onnx] [--quantize int8] [--dtype bf16] [--no-prepack] [--num-threads N]
-[--token-budget N]`` exits 0 when every article was tagged, 2 when
-some inputs failed (they are listed in ``OUT.errors.jsonl``), 1 when the job could not run.
+[--token-budget N]`` exits (the statuses of :mod:`rasd.cli`) 0 when every article was tagged,
+1 when some inputs were bad and skipped (listed in ``OUT.errors.jsonl``), 2 when the job could
+not run (usage error, missing input, a model that cannot be loaded). ``--output -`` writes the
+tagged JSONL to stdout (skipped inputs are then on the log only).
 """
 
 from __future__ import annotations
@@ -13,16 +15,10 @@ import logging
 import sys
 from typing import Any
 
+from rasd.cli import EXIT_DATA, EXIT_OK, RasdError, positive_int
 from rasd.inference.batch import DEFAULT_CHUNK, DEFAULT_MAX_CHARS
 
 logger = logging.getLogger(__name__)
-
-
-def _positive(value: str) -> int:
-    n = int(value)
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
-    return n
 
 
 def add_tag_parser(subparsers: Any) -> None:
@@ -35,16 +31,18 @@ def add_tag_parser(subparsers: Any) -> None:
     p.add_argument(
         "--input", required=True, help="JSONL of {id, text, ...}, a .txt file, a directory, or - (stdin)"
     )
-    p.add_argument("--output", required=True, help="output JSONL, one line per article in input order")
+    p.add_argument(
+        "--output", required=True, help="output JSONL, one line per article in input order ('-' for stdout)"
+    )
     p.add_argument("--records", help="also write event records to this CSV (UTF-8 with BOM)")
-    p.add_argument("--batch-size", type=_positive, default=32, help="windows per forward pass (default 32)")
-    p.add_argument("--chunk-size", type=_positive, default=DEFAULT_CHUNK, help=argparse.SUPPRESS)
+    p.add_argument("--batch-size", type=positive_int, default=32, help="windows per forward pass (default 32)")
+    p.add_argument("--chunk-size", type=positive_int, default=DEFAULT_CHUNK, help=argparse.SUPPRESS)
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     p.add_argument("--revision", help="hub revision (branch, tag or commit) of --model")
     p.add_argument("--resume", action="store_true", help="skip ids already in --output and append")
     p.add_argument(
         "--max-chars",
-        type=_positive,
+        type=positive_int,
         default=DEFAULT_MAX_CHARS,
         help="skip inputs with a longer field (default 1,000,000)",
     )
@@ -68,10 +66,10 @@ def add_tag_parser(subparsers: Any) -> None:
         default=None,
         help="keep plain torch linear layers on CPU (default: oneDNN-prepacked, GELU fused; inference/prepack.py)",
     )
-    p.add_argument("--num-threads", type=_positive, help="intra-op CPU threads (default: library default)")
+    p.add_argument("--num-threads", type=positive_int, help="intra-op CPU threads (default: library default)")
     p.add_argument(
         "--token-budget",
-        type=_positive,
+        type=positive_int,
         help="padded tokens per forward pass (length-sorted batches) instead of --batch-size windows",
     )
     p.set_defaults(func=run_tag)
@@ -81,12 +79,10 @@ def run_tag(args: argparse.Namespace) -> int:
     from rasd.inference.batch import input_files, run_tag_job
     from rasd.inference.tagger import Tagger
 
+    if args.resume and args.output == "-":
+        raise RasdError("--resume needs an --output file, not stdout")
     if args.input != "-":
-        try:
-            input_files(args.input)
-        except FileNotFoundError as exc:
-            logger.error("%s", exc)
-            return 1
+        input_files(args.input)  # a missing input: FileNotFoundError, reported by rasd.cli.main
     try:
         tagger = Tagger.from_pretrained(
             args.model,
@@ -99,11 +95,10 @@ def run_tag(args: argparse.Namespace) -> int:
             dtype=args.dtype,
             prepack=args.prepack,
         )
-    except Exception as exc:  # noqa: BLE001 - a bad folder, hub id or device: one clear line, exit 1
-        logger.error(
-            "cannot load model %s on %s: %s: %s", args.model, args.device or "auto", type(exc).__name__, exc
-        )
-        return 1
+    except (OSError, ValueError, RuntimeError) as exc:  # no folder / hub model, bad option, bad device
+        raise RasdError(
+            f"cannot load model {args.model} on {args.device or 'auto'}: {type(exc).__name__}: {exc}"
+        ) from exc
     summary = run_tag_job(
         tagger,
         args.input,
@@ -116,15 +111,12 @@ def run_tag(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
     )
     print(summary.format(), file=sys.stderr)
-    return 2 if summary.failures else 0
+    return EXIT_DATA if summary.failures else EXIT_OK
 
 
 def add_parser(subparsers: Any) -> None:
     """Register the inference subcommands (called by :mod:`rasd.cli`)."""
     add_tag_parser(subparsers)
-    # `export` (ONNX) is registered here by inference/onnx's add_export_parser when it exists.
-    try:
-        from rasd.inference.onnx import add_export_parser  # type: ignore[attr-defined]
-    except ImportError:
-        return
+    from rasd.inference.onnx_cli import add_export_parser  # `rasd export onnx`
+
     add_export_parser(subparsers)

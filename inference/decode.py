@@ -30,8 +30,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from rasd.inference.types import ArticleEvent, Entity, EventScore
 
+from rasd.inference.types import ArticleEvent, Entity, EventScore
 from rasd.text import proclitic_length
 
 

@@ -16,13 +16,13 @@ optimiser (fused attention, skip-LayerNorm, bias-GELU, embedding-LayerNorm) and 
 graph is quantised from the fused one. Off by default: on the 2-core AVX-512 CPU it was
 measured no faster than the plain graph (benchmarks/README.md).
 
-``rasd export onnx --model DIR --output DIR_ONNX [--quantize int8] [--optimize]`` writes it;
+``rasd export onnx --model DIR --output DIR_ONNX [--quantize int8] [--optimize]``
+(:mod:`rasd.inference.onnx_cli`) writes it;
 ``Tagger.from_pretrained(DIR_ONNX, backend="onnx", quantize=None|"int8")`` runs it.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 import shutil
 from pathlib import Path
@@ -92,7 +92,7 @@ def optimize_onnx(path: str | Path, num_heads: int, hidden_size: int) -> dict[st
 def quantize_onnx(src: str | Path, dst: str | Path) -> Path:
     """Dynamic int8 quantisation of an ONNX graph (per-channel int8 weights, activations quantised
     on the fly): MatMuls and fused Attention. The feed-forward output MatMuls stay fp32 (see
-    :func:`inference.tagger.quantize_int8`)."""
+    :func:`rasd.inference.loading.quantize_int8`)."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -125,9 +125,9 @@ def export_onnx(
     """Export a saved rasd folder to an ONNX folder (see the module docstring); returns ``output_dir``."""
     if quantize not in (None, "int8"):
         raise ValueError(f"quantize must be None or 'int8', got {quantize!r}")
-    out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
     model, tokenizer, meta = RasdModel.from_pretrained(model_dir, device="cpu")
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)  # only once the model folder has loaded
     token_model = model.token_model
     token_model.config._attn_implementation = "eager"  # plain ops: export-friendly, fused by onnxruntime
     graph = _TokenGraph(token_model).eval()
@@ -220,33 +220,3 @@ class OnnxRasdModel:
         with torch.inference_mode():
             events = self.event_head(torch.from_numpy(hidden), sentence_ids.cpu())
         return RasdOutput(None, torch.from_numpy(logits), events)
-
-
-def add_export_parser(subparsers: Any) -> None:
-    """Register ``rasd export onnx --model DIR --output DIR_ONNX [--quantize int8] [--optimize] [--opset N]``."""
-    p = subparsers.add_parser(
-        "export",
-        help="export a model folder for fast inference (onnx)",
-        description="Export a saved rasd model folder to ONNX (encoder + token head; event head beside it).",
-    )
-    p.add_argument("format", choices=["onnx"], help="export format")
-    p.add_argument("--model", required=True, help="saved rasd model folder")
-    p.add_argument("--output", required=True, help="output folder (loadable with `rasd tag --backend onnx`)")
-    p.add_argument("--quantize", choices=["int8"], help="also write a dynamic int8 graph (model.int8.onnx)")
-    p.add_argument(
-        "--optimize",
-        action="store_true",
-        help="apply onnxruntime's transformer fusions (fused attention, skip-LayerNorm, bias-GELU)",
-    )
-    p.add_argument("--opset", type=int, default=DEFAULT_OPSET, help=f"ONNX opset (default {DEFAULT_OPSET})")
-    p.set_defaults(func=run_export)
-
-
-def run_export(args: argparse.Namespace) -> int:
-    try:
-        out = export_onnx(args.model, args.output, quantize=args.quantize, opset=args.opset, optimize=args.optimize)
-    except Exception as exc:  # noqa: BLE001 - one clear line, exit 1
-        logger.error("export failed: %s: %s", type(exc).__name__, exc)
-        return 1
-    logger.info("exported %s → %s", args.model, out)
-    return 0

@@ -23,10 +23,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from rasd.inference.types import Entity, EventRecord
-
+from rasd.schema import RECORD_ENTITY_FIELDS, RECORD_EVENT_TYPES
 from rasd.text import NormalizationOptions, normalize
-
-RECORD_EVENT_TYPES: tuple[str, ...] = ("ATTACK", "AIRSTRIKE", "INTERCEPTION", "EXPLOSION")
 
 EXPLOSIONS = "Explosions/Remote violence"
 BATTLES = "Battles"
@@ -154,15 +152,6 @@ INTERCEPTION_TYPE = (STRATEGIC, "Disrupted weapons use")
 
 _MATCH_OPTIONS = NormalizationOptions(unify_alef=True, unify_yeh=True, unify_teh_marbuta=True)
 
-_ROLE_FIELDS = {
-    "ACTOR": "actors",
-    "PERSON": "people",
-    "WEAPON": "weapons",
-    "SITE": "sites",
-    "LOCATION": "locations",
-    "TIME": "times",
-}
-
 
 def _norm(s: str) -> str:
     return normalize(s, _MATCH_OPTIONS).text.lower()
@@ -233,10 +222,10 @@ def derive_records(
         if not wanted:
             continue
         inside = [e for e in ents if e.start < sent.end and e.end > sent.start]
-        roles: dict[str, list[Entity]] = {f: [] for f in _ROLE_FIELDS.values()}
+        roles: dict[str, list[Entity]] = {f: [] for f in RECORD_ENTITY_FIELDS.values()}
         for e in inside:
-            if e.label in _ROLE_FIELDS:
-                roles[_ROLE_FIELDS[e.label]].append(e)
+            if e.label in RECORD_ENTITY_FIELDS:
+                roles[RECORD_ENTITY_FIELDS[e.label]].append(e)
         classes: list[str] = []
         for w in roles["weapons"]:
             classes += [c for c in weapon_classes(w.text) if c not in classes]
@@ -244,7 +233,7 @@ def derive_records(
             classes = weapon_classes(text[sent.start : sent.end])
         order = list(WEAPON_KEYWORDS)
         classes.sort(key=order.index)
-        role_entities = [e for f in _ROLE_FIELDS.values() for e in roles[f]]
+        role_entities = [e for f in RECORD_ENTITY_FIELDS.values() for e in roles[f]]
         mean_entity = sum(e.score for e in role_entities) / len(role_entities) if role_entities else 1.0
         for event_type in wanted:
             acled, sub = acled_type(event_type, classes)

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from rasd.schema import RECORD_ENTITY_FIELDS
+
 
 def _r(x: float) -> float:
     return round(float(x), 4)
@@ -99,7 +101,7 @@ class EventRecord:
     event_score: float
     confidence: float
 
-    ENTITY_FIELDS = ("actors", "people", "weapons", "sites", "locations", "times")
+    ENTITY_FIELDS = tuple(RECORD_ENTITY_FIELDS.values())
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -123,12 +125,23 @@ class EventRecord:
         return out
 
     def to_row(self) -> dict[str, Any]:
-        """Flat CSV row: entity lists joined with `` | ``."""
-        row = self.to_dict()
-        row["weapon_classes"] = " | ".join(self.weapon_classes)
-        for name in self.ENTITY_FIELDS:
-            row[name] = " | ".join(e.text for e in getattr(self, name))
-        return row
+        """Flat CSV row (:func:`csv_row` of :meth:`to_dict`)."""
+        return csv_row(self.to_dict())
+
+
+def csv_row(record: dict[str, Any]) -> dict[str, Any]:
+    """Flat CSV row of a record's JSON form (:meth:`EventRecord.to_dict`, or a record read back
+    from ``rasd tag`` output): lists joined with `` | ``, entities by their text.
+
+    >>> csv_row({"event_type": "ATTACK", "weapon_classes": ["missile", "drone"],
+    ...          "actors": [{"text": "الجيش", "start": 0}], "sites": []})
+    {'event_type': 'ATTACK', 'weapon_classes': 'missile | drone', 'actors': 'الجيش', 'sites': ''}
+    """
+    row = dict(record)
+    for key, value in row.items():
+        if isinstance(value, list):
+            row[key] = " | ".join(v["text"] if isinstance(v, dict) else str(v) for v in value)
+    return row
 
 
 CSV_COLUMNS: tuple[str, ...] = (

@@ -3,18 +3,21 @@
 ``{"id", "text", "source", "synthetic", "entities": [{"start","end","label"}],
 "sentences": [{"start","end","events": [...]}]}``
 
-Reading never raises on the first bad line: :func:`iter_jsonl` yields a
-:class:`RecordError` for each line it cannot parse, naming file and line, so
-callers (validator, training, ``rasd tag``) decide whether to stop or skip.
+Reading never raises on the first bad line: :func:`iter_jsonl` (over the one line
+reader, :func:`rasd.jsonl.read_jsonl`) yields a :class:`~rasd.jsonl.RecordError` for each
+line it cannot use, naming file and line; :func:`load_documents` raises the first one.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from rasd.jsonl import RecordError, open_output, read_jsonl
 
 
 @dataclass(frozen=True, order=True)
@@ -63,31 +66,6 @@ class Document:
         return self.text[span.start : span.end]
 
 
-class CorpusError(ValueError):
-    """A problem with a corpus file, located by file and line."""
-
-    def __init__(self, path: str | Path, line: int | None, message: str, doc_id: str | None = None):
-        self.path, self.line, self.doc_id, self.reason = str(path), line, doc_id, message
-        where = f"{path}:{line}" if line is not None else str(path)
-        if doc_id is not None:
-            where += f" [{doc_id}]"
-        super().__init__(f"{where}: {message}")
-
-
-@dataclass
-class RecordError:
-    """A line that could not be read as a document (kept so nothing is lost silently)."""
-
-    path: str
-    line: int
-    reason: str
-    doc_id: str | None = None
-
-    def __str__(self) -> str:
-        doc = f" [{self.doc_id}]" if self.doc_id else ""
-        return f"{self.path}:{self.line}{doc}: {self.reason}"
-
-
 _KNOWN_KEYS = {"id", "text", "source", "synthetic", "entities", "sentences"}
 
 
@@ -124,28 +102,18 @@ def document_from_dict(obj: Any) -> Document:
 def iter_jsonl(path: str | Path) -> Iterator[tuple[int, Document | RecordError]]:
     """Yield ``(line_number, Document or RecordError)`` for each non-blank line of ``path``.
 
-    Invalid UTF-8 and broken JSON become :class:`RecordError` for that line only.
+    A line that cannot be parsed (see :func:`rasd.jsonl.parse_line`) or is not a document
+    becomes a :class:`RecordError` for that line only.
     """
-    path = Path(path)
-    with path.open("rb") as fh:
-        for lineno, raw in enumerate(fh, start=1):
-            if not raw.strip():
-                continue
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                yield lineno, RecordError(str(path), lineno, f"invalid UTF-8 at byte {exc.start}")
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield lineno, RecordError(str(path), lineno, f"invalid JSON: {exc.msg} (column {exc.colno})")
-                continue
-            try:
-                yield lineno, document_from_dict(obj)
-            except ValueError as exc:
-                doc_id = obj.get("id") if isinstance(obj, dict) and isinstance(obj.get("id"), str) else None
-                yield lineno, RecordError(str(path), lineno, str(exc), doc_id)
+    for lineno, obj in read_jsonl(path):
+        if isinstance(obj, RecordError):
+            yield lineno, obj
+            continue
+        try:
+            yield lineno, document_from_dict(obj)
+        except ValueError as exc:
+            doc_id = obj.get("id") if isinstance(obj, dict) and isinstance(obj.get("id"), str) else None
+            yield lineno, RecordError(str(path), lineno, str(exc), doc_id)
 
 
 def corpus_files(paths: Iterable[str | Path], pattern: str = "*.jsonl") -> list[Path]:
@@ -157,28 +125,31 @@ def corpus_files(paths: Iterable[str | Path], pattern: str = "*.jsonl") -> list[
         elif p.exists():
             files.append(p)
         else:
-            raise CorpusError(p, None, "no such file or directory")
+            raise FileNotFoundError(errno.ENOENT, "no such file or directory", str(p))
     return files
 
 
 def load_documents(paths: Iterable[str | Path] | str | Path) -> list[Document]:
-    """Load every document of the given files/directories; raise :class:`CorpusError` on the first bad line."""
+    """Load every document of the given files/directories.
+
+    Raises :class:`FileNotFoundError` for a missing path and the first bad line's
+    :class:`RecordError` (run the validator to see them all).
+    """
     if isinstance(paths, (str, Path)):
         paths = [paths]
     docs: list[Document] = []
     for path in corpus_files(paths):
-        for lineno, item in iter_jsonl(path):
+        for _, item in iter_jsonl(path):
             if isinstance(item, RecordError):
-                raise CorpusError(path, lineno, item.reason, item.doc_id)
+                raise item
             docs.append(item)
     return docs
 
 
 def write_jsonl(docs: Iterable[Document], path: str | Path) -> int:
-    """Write documents one per line (UTF-8, Arabic unescaped); return how many."""
+    """Write documents one per line (UTF-8, Arabic unescaped) to ``path`` (``-``: stdout); return how many."""
     n = 0
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with Path(path).open("w", encoding="utf-8") as fh:
+    with open_output(path) as fh:
         for doc in docs:
             fh.write(json.dumps(doc.to_dict(), ensure_ascii=False) + "\n")
             n += 1

@@ -1,7 +1,10 @@
 """The label contract: entity labels, event types and their definitions.
 
 This is the single place in code that names labels; everything else
-(validator, converters, dataset, model, tagger, model card) reads it.
+(validator, converters, dataset, model, tagger, event records, model card) reads it.
+
+>>> set(RECORD_EVENT_TYPES) <= set(EVENT_TYPES), tuple(RECORD_ENTITY_FIELDS) == ENTITY_LABELS
+(True, True)
 """
 
 from __future__ import annotations
@@ -19,6 +22,19 @@ EVENT_TYPES: tuple[str, ...] = (
     "DEPLOYMENT",
     "DIPLOMACY",
 )
+
+# The violent event types that become ACLED-style event records (inference/records.py, docs/records.md).
+RECORD_EVENT_TYPES: tuple[str, ...] = ("ATTACK", "AIRSTRIKE", "INTERCEPTION", "EXPLOSION")
+
+# Entity label -> the event record field listing the sentence's entities with that label.
+RECORD_ENTITY_FIELDS: dict[str, str] = {
+    "ACTOR": "actors",
+    "PERSON": "people",
+    "WEAPON": "weapons",
+    "SITE": "sites",
+    "LOCATION": "locations",
+    "TIME": "times",
+}
 
 ENTITY_DEFINITIONS: dict[str, str] = {
     "ACTOR": "Collective actors: armed groups, forces and units, security services, governments and "

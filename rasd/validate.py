@@ -1,6 +1,7 @@
 """Corpus validation: every problem of every line, located by file, line, document and span.
 
-:func:`validate_paths` reads JSONL files itself (not through
+:func:`validate_paths` reads JSONL files with the one line reader,
+:func:`rasd.jsonl.read_jsonl`, and checks the parsed objects itself (not through
 :func:`rasd.corpus.document_from_dict`, which coerces values) so that wrong
 types, e.g. a float offset, are reported rather than silently fixed.
 Errors make a corpus unusable for training; warnings (proclitics inside a
@@ -18,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rasd.corpus import CorpusError, corpus_files
+from rasd.corpus import corpus_files
+from rasd.jsonl import RecordError, read_jsonl
 from rasd.schema import ENTITY_LABELS, EVENT_TYPES
 from rasd.text import proclitic_length
 
@@ -282,8 +284,8 @@ def validate_paths(paths: Iterable[str | Path]) -> ValidationReport:
     for p in paths:
         try:
             files.extend(corpus_files([p]))
-        except CorpusError as exc:
-            report.issues.append(Issue(ERROR, str(p), None, None, exc.reason))
+        except FileNotFoundError as exc:
+            report.issues.append(Issue(ERROR, str(p), None, None, exc.strerror or str(exc)))
     for path in files:
         report.files += 1
         _validate_file(path, report, seen_ids)
@@ -291,40 +293,30 @@ def validate_paths(paths: Iterable[str | Path]) -> ValidationReport:
 
 
 def _validate_file(path: Path, report: ValidationReport, seen_ids: dict[str, str]) -> None:
-    with path.open("rb") as fh:
-        for lineno, raw in enumerate(fh, start=1):
-            if not raw.strip():
-                continue
+    for lineno, obj in read_jsonl(path):
 
-            def emit(level: str, message: str, doc_id: str | None = None, _line: int = lineno) -> None:
-                report.issues.append(Issue(level, str(path), _line, doc_id, message))
+        def emit(level: str, message: str, doc_id: str | None = None, _line: int = lineno) -> None:
+            report.issues.append(Issue(level, str(path), _line, doc_id, message))
 
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                emit(ERROR, f"invalid UTF-8 at byte {exc.start}")
-                continue
-            try:
-                obj = json.loads(line.rstrip("\r\n"))
-            except json.JSONDecodeError as exc:
-                emit(ERROR, f"invalid JSON: {exc.msg} (column {exc.colno})")
-                continue
-            if not isinstance(obj, dict):
-                emit(ERROR, f"expected a JSON object, got {type(obj).__name__}")
-                continue
-            report.documents += 1
-            doc_id = obj.get("id")
-            if "id" not in obj:
-                emit(ERROR, "missing field 'id'")
-                doc_id = None
-            elif not isinstance(doc_id, str) or not doc_id:
-                emit(ERROR, f"field 'id' must be a non-empty string, got {doc_id!r}")
-                doc_id = None
-            elif doc_id in seen_ids:
-                emit(ERROR, f"duplicate id {doc_id!r} (first at {seen_ids[doc_id]})", doc_id)
-            else:
-                seen_ids[doc_id] = f"{path}:{lineno}"
-            _DocChecker(obj, lambda level, msg, _d=doc_id, _e=emit: _e(level, msg, _d)).run()
+        if isinstance(obj, RecordError):
+            emit(ERROR, obj.reason)
+            continue
+        if not isinstance(obj, dict):
+            emit(ERROR, f"expected a JSON object, got {type(obj).__name__}")
+            continue
+        report.documents += 1
+        doc_id = obj.get("id")
+        if "id" not in obj:
+            emit(ERROR, "missing field 'id'")
+            doc_id = None
+        elif not isinstance(doc_id, str) or not doc_id:
+            emit(ERROR, f"field 'id' must be a non-empty string, got {doc_id!r}")
+            doc_id = None
+        elif doc_id in seen_ids:
+            emit(ERROR, f"duplicate id {doc_id!r} (first at {seen_ids[doc_id]})", doc_id)
+        else:
+            seen_ids[doc_id] = f"{path}:{lineno}"
+        _DocChecker(obj, lambda level, msg, _d=doc_id, _e=emit: _e(level, msg, _d)).run()
     log.debug("validated %s", path)
 
 

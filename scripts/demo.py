@@ -28,8 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
+    from rasd import Tagger
     from rasd.corpus import load_documents
-    from rasd.inference import Tagger
     from rasd.training.config import load_config
     from rasd.training.trainer import train
 

@@ -45,11 +45,19 @@ def corpus_path(tmp_path: Path, corpus: list[Document]) -> Path:
     return path
 
 
-def train_tiny(out, corpus_file):
-    """A tiny model trained for a few steps by the real trainer, with dev and test metrics
-    (the trainer also writes its model card); shared by the card and publish tests."""
-    from pathlib import Path
+@pytest.fixture(scope="session")
+def trained_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The fixture corpus trained for a few steps (:func:`train_tiny`), once per test session;
+    shared by the card and publish tests, which read it and never write into it."""
+    root = tmp_path_factory.mktemp("trained")
+    corpus_file = root / "corpus.jsonl"
+    write_jsonl(build_corpus(), corpus_file)
+    return train_tiny(root / "model", corpus_file)
 
+
+def train_tiny(out: Path, corpus_file: Path) -> Path:
+    """A tiny model trained for a few steps by the real trainer, with dev and test metrics
+    (the trainer also writes its model card)."""
     from rasd.training.config import load_config
     from rasd.training.trainer import train
 

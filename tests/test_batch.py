@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from rasd.inference.batch import errors_path, run_tag_job
-from rasd.inference.types import TaggedDocument
-from rasd.training.tiny import build_tiny_model
 
 from rasd.cli import main
 from rasd.corpus import Document
+from rasd.inference.batch import errors_path, run_tag_job
+from rasd.inference.types import TaggedDocument
 from rasd.modeling import RasdMeta
+from rasd.training.tiny import build_tiny_model
 
 ARTICLES = [
     "قصفت القوات الأمريكية قاعدة عين الأسد في بغداد يوم الاثنين. وقتل جنديان.",
@@ -106,7 +106,7 @@ def test_bad_inputs_are_reported_and_skipped(model_dir, tmp_path, capsys):
         ],
     )
     out = tmp_path / "out.jsonl"
-    assert tag(model_dir, "--input", str(src), "--output", str(out), "--max-chars", "1000") == 2
+    assert tag(model_dir, "--input", str(src), "--output", str(out), "--max-chars", "1000") == 1  # some skipped
     check_output([rows[0], rows[1], rows[2]], read_jsonl(out))
     errors = read_jsonl(errors_path(out))
     assert [(e["line"], e["id"]) for e in errors] == [
@@ -137,7 +137,7 @@ def test_txt_directory_and_stdin(model_dir, tmp_path, monkeypatch):
     (folder / "notes.md").write_text("ignored")
     (folder / "bad.txt").write_bytes(b"\xd8")
     out = tmp_path / "dir.jsonl"
-    assert tag(model_dir, "--input", str(folder), "--output", str(out)) == 2
+    assert tag(model_dir, "--input", str(folder), "--output", str(out)) == 1  # bad.txt skipped
     assert [o["id"] for o in read_jsonl(out)] == ["a", "b", "c1"]
     assert read_jsonl(errors_path(out))[0]["id"] == "bad"
 
@@ -154,8 +154,9 @@ def test_txt_directory_and_stdin(model_dir, tmp_path, monkeypatch):
     check_output(good_rows(), read_jsonl(piped))
 
 
-def test_missing_input_exits_1(model_dir, tmp_path):
-    assert tag(model_dir, "--input", str(tmp_path / "nope.jsonl"), "--output", str(tmp_path / "o.jsonl")) == 1
+def test_missing_input_exits_2(model_dir, tmp_path, capsys):
+    assert tag(model_dir, "--input", str(tmp_path / "nope.jsonl"), "--output", str(tmp_path / "o.jsonl")) == 2
+    assert capsys.readouterr().err == f"rasd: error: no such input file or directory: {tmp_path / 'nope.jsonl'}\n"
 
 
 def test_resume_after_an_interrupted_run(model_dir, tmp_path):

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 from huggingface_hub import ModelCard
-from rasd.training import card
 
 from rasd import schema
+from rasd.training import card, card_facts
 
 ROOT = Path(__file__).resolve().parent.parent
 REPO = "rasd-org/rasd-tiny"
@@ -34,16 +34,9 @@ SECTIONS = [
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny model trained for a few steps by the real trainer, with dev and test metrics."""
-    from conftest import build_corpus, train_tiny
-
-    from rasd.corpus import write_jsonl
-
-    root = tmp_path_factory.mktemp("card")
-    corpus_file = root / "corpus.jsonl"
-    write_jsonl(build_corpus(), corpus_file)
-    return train_tiny(root / "model", corpus_file)
+def model_dir(trained_model_dir: Path) -> Path:
+    """A tiny model trained for a few steps by the real trainer, with dev and test metrics (conftest)."""
+    return trained_model_dir
 
 
 def _splits(metrics: dict) -> dict[str, dict]:
@@ -67,11 +60,11 @@ def test_the_template_has_one_copy() -> None:
 
 def test_trainer_writes_the_card(model_dir: Path) -> None:
     readme = (model_dir / "README.md").read_text(encoding="utf-8")
-    assert readme == card.render_model_card(card.facts_from_model_dir(model_dir))
+    assert readme == card.render_model_card(card_facts.facts_from_model_dir(model_dir))
 
 
 def test_card_sections_labels_and_usage(model_dir: Path) -> None:
-    text = card.render_model_card(card.facts_from_model_dir(model_dir, model_id=REPO))
+    text = card.render_model_card(card_facts.facts_from_model_dir(model_dir, model_id=REPO))
     positions = [text.index(s) for s in SECTIONS]
     assert positions == sorted(positions)
     for label in schema.ENTITY_LABELS:
@@ -95,7 +88,7 @@ def test_card_metrics_equal_metrics_json(model_dir: Path) -> None:
     metrics = json.loads((model_dir / "metrics.json").read_text(encoding="utf-8"))
     splits = _splits(metrics)
     assert "test" in splits, "training was given test files"
-    text = card.render_model_card(card.facts_from_model_dir(model_dir, model_id=REPO))
+    text = card.render_model_card(card_facts.facts_from_model_dir(model_dir, model_id=REPO))
     for split, m in splits.items():
         for label in schema.ENTITY_LABELS:
             s = m["entities"]["per_label"][label]
@@ -119,9 +112,9 @@ def test_card_metrics_equal_metrics_json(model_dir: Path) -> None:
 
 def test_card_metadata_parses_with_huggingface_hub(model_dir: Path) -> None:
     metrics = _splits(json.loads((model_dir / "metrics.json").read_text(encoding="utf-8")))
-    parsed = ModelCard(card.render_model_card(card.facts_from_model_dir(model_dir, model_id=REPO)))
+    parsed = ModelCard(card.render_model_card(card_facts.facts_from_model_dir(model_dir, model_id=REPO)))
     data = parsed.data
-    assert data.language == "ar" and data.license == card.LICENSE
+    assert data.language == "ar" and data.license == card_facts.LICENSE
     assert data.library_name == "transformers" and data.pipeline_tag == "token-classification"
     assert set(card.TAGS) <= set(data.tags)
     assert data.base_model is None  # the tiny base model is not a Hub model
@@ -134,7 +127,7 @@ def test_card_metadata_parses_with_huggingface_hub(model_dir: Path) -> None:
 
 
 def test_hub_base_model_is_linked(model_dir: Path) -> None:
-    facts = card.facts_from_model_dir(model_dir, model_id=REPO)
+    facts = card_facts.facts_from_model_dir(model_dir, model_id=REPO)
     facts.base_model = "aubmindlab/bert-base-arabertv02"
     text = card.render_model_card(facts)
     assert ModelCard(text).data.base_model == "aubmindlab/bert-base-arabertv02"
@@ -143,7 +136,7 @@ def test_hub_base_model_is_linked(model_dir: Path) -> None:
 
 def test_minimal_folder_renders_without_optional_files(tmp_path: Path) -> None:
     (tmp_path / "rasd.json").write_text(json.dumps({"format_version": 1, "base_model": "org/encoder"}))
-    facts = card.facts_from_model_dir(tmp_path)
+    facts = card_facts.facts_from_model_dir(tmp_path)
     assert [lab.name for lab in facts.entity_labels] == list(schema.ENTITY_LABELS)
     text = card.render_model_card(facts)
     assert "No evaluation results were recorded" in text and "Hyper-parameters were not recorded" in text
@@ -155,18 +148,18 @@ def test_minimal_folder_renders_without_optional_files(tmp_path: Path) -> None:
 
 def test_folder_without_rasd_json_is_refused(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="rasd.json"):
-        card.facts_from_model_dir(tmp_path)
+        card_facts.facts_from_model_dir(tmp_path)
 
 
 def test_scores_are_read_from_flat_or_nested_shapes() -> None:
-    nested = card.split_metrics(
+    nested = card_facts.split_metrics(
         "dev",
         {"entities": {"micro": {"precision": 0.5, "recall": 1.0, "f1": 0.667, "support": 2}}},
         ["ACTOR"],
         ["ATTACK"],
     )
-    assert nested.entity_micro == card.Score(0.5, 1.0, 0.667, 2)
-    flat = card.split_metrics("test", {"entity_micro_f1": 0.4, "event_micro_f1": 0.3}, ["ACTOR"], ["ATTACK"])
+    assert nested.entity_micro == card_facts.Score(0.5, 1.0, 0.667, 2)
+    flat = card_facts.split_metrics("test", {"entity_micro_f1": 0.4, "event_micro_f1": 0.3}, ["ACTOR"], ["ATTACK"])
     assert flat.entity_micro.f1 == 0.4 and flat.event_micro.f1 == 0.3
 
 
@@ -180,7 +173,7 @@ def test_hub_model_id() -> None:
 
 def test_usage_snippet_in_the_card_runs(model_dir: Path, capsys) -> None:
     """The card's Python example is real code: run it against the local folder."""
-    text = card.render_model_card(card.facts_from_model_dir(model_dir, model_id=str(model_dir)))
+    text = card.render_model_card(card_facts.facts_from_model_dir(model_dir, model_id=str(model_dir)))
     snippet = text.split("```python\n", 1)[1].split("```", 1)[0]
     assert "Tagger.from_pretrained" in snippet
     exec(compile(snippet, "model_card_snippet", "exec"), {})

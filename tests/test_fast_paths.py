@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from rasd import Tagger
 from rasd.corpus import Document
-from rasd.inference import Tagger
 from rasd.inference.prepack import PackedLinear, prepack_available, prepack_linears
 from rasd.inference.tagger import batch_bounds
 from rasd.modeling import RasdMeta, RasdModel

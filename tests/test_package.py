@@ -77,3 +77,13 @@ def test_repository_root_is_not_importable() -> None:
 
     assert importlib.util.find_spec("training") is None
     assert importlib.util.find_spec("inference") is None
+
+
+def test_cli_parser_is_light() -> None:
+    """Every subcommand registers without importing torch, so `rasd validate` / `rasd --help` are instant."""
+    code = (
+        "import sys; from rasd.cli import build_parser; build_parser(); "
+        "assert 'torch' not in sys.modules, 'building the parser imported torch'"
+    )
+    out = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr

@@ -6,12 +6,10 @@ by default with one that fails the test.
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 from pathlib import Path
 
-import httpx2
 import pytest
 from huggingface_hub import HfApi, ModelCard, constants
 from huggingface_hub.errors import (
@@ -20,8 +18,14 @@ from huggingface_hub.errors import (
     OfflineModeIsEnabled,
     RepositoryNotFoundError,
 )
-from rasd.training import publish
-from rasd.training.publish import PublishError, add_publish_parser, files_to_upload
+
+from rasd.training import publish, publish_cli
+from rasd.training.publish import PublishError, files_to_upload
+
+try:  # huggingface_hub 2.x raises httpx2 errors, 1.x httpx ones (same API for what is used here)
+    import httpx2
+except ImportError:
+    import httpx as httpx2
 
 REPO = "rasd-org/rasd-tiny"
 REAL_REPO_INFO = HfApi.repo_info
@@ -31,29 +35,17 @@ SAMPLES = [
 ]
 
 
-def _train_tiny(out: Path, corpus_file: Path) -> Path:
-    from conftest import train_tiny
-
-    return train_tiny(out, corpus_file)
-
-
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from conftest import build_corpus
-
-    from rasd.corpus import write_jsonl
-
-    root = tmp_path_factory.mktemp("publish")
-    corpus_file = root / "corpus.jsonl"
-    write_jsonl(build_corpus(), corpus_file)
-    return _train_tiny(root / "model", corpus_file)
+def model_dir(trained_model_dir: Path) -> Path:
+    """A tiny model trained by the real trainer, with its model card (conftest)."""
+    return trained_model_dir
 
 
 def _run(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="rasd")
-    add_publish_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
+    """``rasd ARGV`` through the real entry point (its error line and exit status)."""
+    from rasd.cli import main
+
+    return main(argv)
 
 
 @pytest.fixture(autouse=True)
@@ -99,8 +91,9 @@ def test_dry_run_stages_exactly_the_uploadable_files(model_dir: Path, tmp_path: 
 
 
 def test_staged_folder_loads_with_tagger_and_transformers(model_dir: Path, tmp_path: Path) -> None:
-    from rasd.inference import Tagger
     from transformers import AutoConfig, AutoModelForTokenClassification, AutoTokenizer
+
+    from rasd import Tagger
 
     out = tmp_path / "staged"
     publish.stage(model_dir, out, REPO)
@@ -122,7 +115,7 @@ def test_refuses_bin_only_and_missing_weights(model_dir: Path, tmp_path: Path, c
     shutil.copytree(model_dir, bin_only)
     (bin_only / "model.safetensors").rename(bin_only / "pytorch_model.bin")
     code = _run(["publish", "--model", str(bin_only), "--repo-id", REPO, "--dry-run", str(tmp_path / "a")])
-    assert code == 1
+    assert code == 2
     err = capsys.readouterr().err
     assert "only PyTorch .bin weights" in err and "Traceback" not in err
     assert not (tmp_path / "a").exists()
@@ -149,16 +142,16 @@ def test_refuses_incomplete_folder_and_used_staging_dir(model_dir: Path, tmp_pat
 
 @pytest.mark.parametrize("repo_id", ["not a repo", "org/name/extra", "org--x/a..b", "-bad/name"])
 def test_invalid_repo_id_is_one_sentence(model_dir: Path, tmp_path: Path, capsys, repo_id: str) -> None:
-    assert _run(["publish", "--model", str(model_dir), f"--repo-id={repo_id}"]) == 1
+    assert _run(["publish", "--model", str(model_dir), f"--repo-id={repo_id}"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("rasd publish: error: Invalid repo id") and "\n" not in err
+    assert err.startswith("rasd: error: Invalid repo id") and "\n" not in err
 
 
 # ----------------------------------------------------------------------------- hub errors
 
 
 def _publish_error(model_dir: Path, capsys, *extra: str) -> str:
-    assert _run(["publish", "--model", str(model_dir), "--repo-id", REPO, *extra]) == 1
+    assert _run(["publish", "--model", str(model_dir), "--repo-id", REPO, *extra]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "Traceback" not in err
     return err
@@ -284,7 +277,7 @@ def test_cli_registers_publish() -> None:
     from rasd.cli import build_parser
 
     args = build_parser().parse_args(["publish", "--model", "runs/x", "--repo-id", REPO, "--dry-run", "out"])
-    assert args.func is publish.run and args.dry_run == Path("out")
+    assert args.func is publish_cli.run and args.dry_run == Path("out")
 
 
 # ----------------------------------------------------------------------------- loading by hub id
@@ -292,7 +285,7 @@ def test_cli_registers_publish() -> None:
 
 def test_tagger_loads_by_hub_id_from_offline_cache(model_dir: Path, tmp_path: Path, monkeypatch) -> None:
     """A staged folder placed in the HF cache layout loads by repo id with HF_HUB_OFFLINE=1."""
-    from rasd.inference import Tagger
+    from rasd import Tagger
 
     cache = tmp_path / "hub"
     revision = "0123456789abcdef0123456789abcdef01234567"
@@ -365,9 +358,8 @@ def test_notebook_is_valid_nbformat() -> None:
 
 
 def test_notebook_commands_parse_with_the_rasd_cli() -> None:
-    from rasd.training.config import load_config
-
     from rasd.cli import build_parser
+    from rasd.training.config import load_config
 
     commands = _notebook_commands()
     names = [argv[0] for argv in commands]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from rasd.inference.records import acled_type, derive_records, weapon_classes
 from rasd.inference.types import Entity, EventScore, TaggedSentence
 

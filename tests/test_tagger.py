@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from rasd import Tagger
 from rasd.corpus import Document
-from rasd.inference import Tagger
 from rasd.inference.types import TaggedDocument
 from rasd.modeling import RasdMeta, RasdModel, RasdOutput
 from rasd.text import normalize

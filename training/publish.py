@@ -1,18 +1,17 @@
-"""``rasd publish``: stage a saved model folder and upload it to the Hugging Face Hub.
+"""Stage a saved model folder and upload it to the Hugging Face Hub (the library behind ``rasd publish``).
 
-Staging copies exactly what is uploaded into one folder: safetensors weights,
+Staging (:func:`stage`) copies exactly what is uploaded into one folder: safetensors weights,
 ``config.json``, tokenizer files, ``event_head.safetensors``, ``rasd.json`` (the
 label schema), ``training_config.yaml``, ``metrics.json`` and ``README.md`` (the
-model card rendered for the repo id). ``--dry-run OUTDIR`` stops there.
+model card rendered for the repo id); :func:`publish` stages into a temporary folder and uploads it.
 
 Every failure the user can fix (not logged in, offline, no write access, bad
 repo id, a folder without safetensors weights) becomes a :class:`PublishError`
-with one sentence; the command prints it and exits with status 1.
+with one sentence; the command (:mod:`rasd.training.publish_cli`) prints it and exits with status 1.
 """
 
 from __future__ import annotations
 
-import argparse
 import fnmatch
 import logging
 import os
@@ -93,11 +92,11 @@ def validate_repo_id(repo_id: str) -> str:
 
     try:
         hub_validate(repo_id)
-    except HFValidationError:
+    except HFValidationError as exc:
         raise PublishError(
             f"Invalid repo id {repo_id!r}: use ORG/NAME with letters, digits, '-', '_' or '.' "
             "(at most 96 characters, no '--' or '..')."
-        ) from None
+        ) from exc
     return repo_id
 
 
@@ -106,7 +105,8 @@ def stage(model_dir: str | Path, out_dir: str | Path, repo_id: str) -> list[Path
 
     ``out_dir`` must not exist or be empty. Returns the staged files, sorted by name.
     """
-    from rasd.training.card import facts_from_model_dir, render_model_card
+    from rasd.training.card import render_model_card
+    from rasd.training.card_facts import facts_from_model_dir
 
     model_dir, out_dir = Path(model_dir), Path(out_dir)
     validate_repo_id(repo_id)
@@ -123,15 +123,30 @@ def stage(model_dir: str | Path, out_dir: str | Path, repo_id: str) -> list[Path
     return staged
 
 
-def _is_network_error(exc: BaseException) -> bool:
-    """Connection/timeout failures, whichever HTTP client the installed huggingface_hub uses."""
-    if isinstance(exc, ConnectionError | TimeoutError):
-        return True
-    return any(
-        cls.__name__ in {"TransportError", "RequestError", "ConnectError", "ConnectionError", "Timeout"}
-        and cls.__module__.split(".")[0] in {"httpx", "httpx2", "requests", "urllib3"}
-        for cls in type(exc).__mro__
-    )
+# Connection and timeout errors of the HTTP clients huggingface_hub uses or has used.
+TRANSPORT_ERRORS = (
+    ("httpx2", "TransportError"),
+    ("httpx", "TransportError"),
+    ("requests", "ConnectionError"),
+    ("requests", "Timeout"),
+)
+
+
+def network_errors() -> tuple[type[BaseException], ...]:
+    """Connection/timeout error classes: Python's and those of the HTTP clients already imported
+    (huggingface_hub imports its own), whichever client the installed huggingface_hub uses."""
+    found: list[type[BaseException]] = [ConnectionError, TimeoutError]
+    for module, name in TRANSPORT_ERRORS:
+        cls = getattr(sys.modules.get(module), name, None)
+        if isinstance(cls, type) and issubclass(cls, BaseException):
+            found.append(cls)
+    return tuple(found)
+
+
+def hub_errors() -> tuple[type[BaseException], ...]:
+    """What a Hub call raises when the user can act: huggingface_hub's errors (``OSError`` and
+    ``ValueError`` subclasses: HTTP, token, offline, validation) and network errors."""
+    return (OSError, ValueError, *network_errors())
 
 
 def explain(exc: BaseException, repo_id: str) -> PublishError | None:
@@ -166,7 +181,7 @@ def explain(exc: BaseException, repo_id: str) -> PublishError | None:
         detail = (getattr(exc, "server_message", None) or "").strip().splitlines()
         reason = f": {detail[0]}" if detail else ""
         return PublishError(f"The Hub refused the upload to {repo_id} (HTTP {status}){reason}.")
-    if _is_network_error(exc):
+    if isinstance(exc, network_errors()):
         return PublishError("Cannot reach the Hugging Face Hub: check your network connection (or HF_ENDPOINT) and try again.")
     return None
 
@@ -225,62 +240,10 @@ def publish(
                 revision=revision,
                 commit_message=message,
             )
-        except Exception as exc:
+        except hub_errors() as exc:
             err = explain(exc, repo_id)
             if err is None:
                 raise
             raise err from exc
     logger.info("published %s to %s", model_dir, getattr(info, "commit_url", repo_id))
     return info
-
-
-# --------------------------------------------------------------------------- command line
-
-
-def add_publish_parser(sub: Any) -> argparse.ArgumentParser:
-    """Register ``rasd publish`` on the ``rasd`` subparsers."""
-    p = sub.add_parser(
-        "publish",
-        help="upload a trained model folder (weights, tokenizer, schema, rendered card) to the Hugging Face Hub",
-        description="Stage a model folder (safetensors weights, config, tokenizer, rasd.json, metrics, "
-        "training config, rendered model card) and upload it to the Hugging Face Hub.",
-    )
-    p.add_argument("--model", required=True, type=Path, help="trained model folder (from rasd train)")
-    p.add_argument("--repo-id", required=True, help="Hub repository, ORG/NAME")
-    p.add_argument("--private", action="store_true", help="create the repository as private")
-    p.add_argument("--revision", default=None, help="branch to push to (created if missing; default main)")
-    p.add_argument("--commit-message", default=None, help="commit message")
-    p.add_argument("--token", default=None, help="Hub token (default: the logged-in token or HF_TOKEN)")
-    p.add_argument(
-        "--dry-run",
-        metavar="OUTDIR",
-        type=Path,
-        default=None,
-        help="only write the staged folder to OUTDIR and list its files; upload nothing",
-    )
-    p.set_defaults(func=run)
-    return p
-
-
-def run(args: argparse.Namespace) -> int:
-    """Entry point of ``rasd publish``; returns the exit status."""
-    try:
-        if args.dry_run is not None:
-            staged = stage(args.model, args.dry_run, args.repo_id)
-            print(f"Staged {len(staged)} files for {args.repo_id} in {args.dry_run} (nothing uploaded):")
-            for path in staged:
-                print(f"  {path.name}\t{path.stat().st_size} bytes")
-            return 0
-        info = publish(
-            args.model,
-            args.repo_id,
-            private=args.private,
-            revision=args.revision,
-            commit_message=args.commit_message,
-            token=args.token,
-        )
-    except PublishError as err:
-        print(f"rasd publish: error: {err}", file=sys.stderr)
-        return 1
-    print(f"Published {args.model} to https://huggingface.co/{args.repo_id} ({getattr(info, 'commit_url', '')})")
-    return 0

@@ -53,7 +53,7 @@ class TrainResult:
 
 def library_versions() -> dict[str, str]:
     """Versions recorded in rasd.json (one definition, shared with the model card)."""
-    from rasd.training.card import installed_versions
+    from rasd.training.card_facts import installed_versions
 
     return installed_versions()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from rasd.cli import EXIT_DATA, EXIT_OK
 from rasd.validate import validate_paths
 
 
@@ -11,8 +12,8 @@ def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "validate",
         help="check corpus JSONL files (offsets, labels, sentences, proclitics)",
-        description="Check corpus JSONL files or directories of *.jsonl. Exit status 1 on any error "
-        "(or any warning with --strict).",
+        description="Check corpus JSONL files or directories of *.jsonl. Exit status 1 on any error, "
+        "a missing path included (or any warning with --strict).",
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help="JSONL files or directories")
     p.add_argument("--strict", action="store_true", help="warnings fail too")
@@ -27,4 +28,4 @@ def run(args: argparse.Namespace) -> int:
             print(issue)
     ok = report.ok(strict=args.strict)
     print(("OK: " if ok else "FAILED: ") + report.summary())
-    return 0 if ok else 1
+    return EXIT_OK if ok else EXIT_DATA

@@ -5,20 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from rasd.corpus import CorpusError, Document, corpus_files
+from rasd.corpus import Document, corpus_files
 from rasd.markup import MarkupError, read_markup_file
 
 
 def markup_files(paths: Iterable[str | Path]) -> list[Path]:
-    """Expand files and directories (``*.txt`` inside, sorted)."""
-    try:
-        return corpus_files(paths, pattern="*.txt")
-    except CorpusError as exc:
-        raise MarkupError(f"{exc.path}: no such file or directory") from None
+    """Expand files and directories (``*.txt`` inside, sorted); ``FileNotFoundError`` for a missing path."""
+    return corpus_files(paths, pattern="*.txt")
 
 
 def markup_to_documents(paths: Iterable[str | Path]) -> list[Document]:
-    """Parse every markup file; raise :class:`MarkupError` naming the file on any problem."""
+    """Parse every markup file; raise :class:`MarkupError` naming the file on any problem in one
+    (``FileNotFoundError`` for a missing path)."""
     docs: list[Document] = []
     seen: dict[str, Path] = {}
     for path in markup_files(paths):
