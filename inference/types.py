@@ -179,7 +179,15 @@ class TaggedDocument:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self, include_text: bool = False) -> dict[str, Any]:
-        """The output JSON of ``rasd tag`` (extra input fields carried through last)."""
+        """The output JSON of ``rasd tag``: the tagger's fields, then the extra input fields.
+
+        An extra field named like an output field (:data:`OUTPUT_FIELDS`: ``entities``,
+        ``sentences``, ``events``, ``records``, ...) is never dropped: the output's wins and the
+        input's is kept, unchanged, under ``input``.
+
+        >>> TaggedDocument("a", "x", extra={"source": "wire", "entities": [1]}).to_dict()
+        {'id': 'a', 'entities': [], 'sentences': [], 'events': [], 'records': [], 'source': 'wire', 'input': {'entities': [1]}}
+        """
         out: dict[str, Any] = {"id": self.id}
         if include_text:
             out["text"] = self.text
@@ -187,6 +195,19 @@ class TaggedDocument:
         out["sentences"] = [s.to_dict() for s in self.sentences]
         out["events"] = [e.to_dict() for e in self.events]
         out["records"] = [r.to_dict() for r in self.records]
+        moved: dict[str, Any] = {}
         for k, v in self.extra.items():
-            out.setdefault(k, v)
+            if k in OUTPUT_FIELDS:
+                moved[k] = v
+            else:
+                out[k] = v
+        if moved:
+            out["input"] = moved
         return out
+
+
+# The top-level names of a ``rasd tag`` output line (``_source``: where the article was read,
+# written by :mod:`rasd.inference.batch`); extra input fields with these names go under ``input``.
+OUTPUT_FIELDS: frozenset[str] = frozenset(
+    ("id", "text", "entities", "sentences", "events", "records", "input", "_source")
+)

@@ -35,6 +35,7 @@ import logging
 import os
 import sys
 
+from rasd.errors import ModelFolderError
 from rasd.jsonl import RecordError
 
 logger = logging.getLogger("rasd")
@@ -144,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return int(args.func(args) or EXIT_OK)
-    except (RasdError, RecordError, ModuleNotFoundError, OSError) as exc:
+    except (RasdError, RecordError, ModelFolderError, ModuleNotFoundError, OSError) as exc:
         logger.debug("rasd %s failed", args.command, exc_info=True)
         if isinstance(exc, BrokenPipeError):  # e.g. `| head`: no flush error at exit either
             with contextlib.suppress(OSError, ValueError):

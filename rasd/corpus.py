@@ -67,10 +67,73 @@ class Document:
 
 
 _KNOWN_KEYS = {"id", "text", "source", "synthetic", "entities", "sentences"}
+_SHOW = 40  # longest value quoted in an error message
+
+
+def short_repr(value: Any, limit: int = _SHOW) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for one-line error messages (a 4000-digit
+    offset or a megabyte label would otherwise flood the terminal).
+
+    >>> short_repr(10**50), short_repr("x" * 50)
+    ('<integer of ~51 digits>', "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx…")
+    """
+    huge = isinstance(value, int) and abs(value) >= 10**limit  # repr() of a 5000-digit int raises
+    text = f"<integer of ~{int(value.bit_length() * 0.30103) + 1} digits>" if huge else repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def is_int(value: Any) -> bool:
+    """An integer offset: ``int`` but not ``bool`` (``true`` is no offset, nor is ``3.0``)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_offsets(start: Any, end: Any, length: int) -> str | None:
+    """Why ``(start, end)`` cannot be a span of a text of ``length`` characters, or ``None``.
+
+    The corpus format allows only ``0 <= start < end <= length`` with integer offsets.
+
+    >>> check_offsets(0, 3, 5) is None
+    True
+    >>> check_offsets(True, 3.0, 5)
+    "'start' and 'end' must be integers, got True, 3.0"
+    >>> check_offsets(4, 9, 5)
+    'offsets 4-9 out of bounds (text length 5)'
+    """
+    if not (is_int(start) and is_int(end)):
+        return f"'start' and 'end' must be integers, got {short_repr(start)}, {short_repr(end)}"
+    if not (0 <= start <= length and 0 <= end <= length):
+        return f"offsets {short_repr(start)}-{short_repr(end)} out of bounds (text length {length})"
+    if start >= end:
+        return f"offsets {start}-{end}: " + ("end before start" if start > end else "empty span")
+    return None
+
+
+def _span(kind: str, index: int, item: Any, length: int) -> tuple[int, int]:
+    if not isinstance(item, dict):
+        raise ValueError(f"{kind} #{index}: expected an object, got {type(item).__name__}")
+    start, end = item.get("start"), item.get("end")
+    reason = check_offsets(start, end, length)
+    if reason is not None:
+        raise ValueError(f"{kind} #{index}: {reason}")
+    return start, end
+
+
+def _list(obj: dict[str, Any], key: str) -> list[Any]:
+    value = obj.get(key, [])
+    if not isinstance(value, list):
+        raise ValueError(f"field {key!r} must be a list, got {type(value).__name__}")
+    return value
 
 
 def document_from_dict(obj: Any) -> Document:
-    """Build a :class:`Document` from a parsed JSON object; raise ``ValueError`` on bad shape."""
+    """Build a :class:`Document` from a parsed JSON object; raise ``ValueError`` (one line) on what
+    the corpus format forbids.
+
+    Values are checked, not coerced: offsets must be integers (not booleans, not floats) with
+    ``0 <= start < end <= len(text)``, labels and event types strings, ``source`` a string and
+    ``synthetic`` a boolean. Which labels are allowed is the validator's business
+    (:mod:`rasd.validate`): a training config may use its own label set.
+    """
     if not isinstance(obj, dict):
         raise ValueError(f"expected a JSON object, got {type(obj).__name__}")
     for key in ("id", "text"):
@@ -80,19 +143,30 @@ def document_from_dict(obj: Any) -> Document:
         raise ValueError("field 'id' must be a non-empty string")
     if not isinstance(obj["text"], str):
         raise ValueError("field 'text' must be a string")
-    try:
-        entities = [Span(int(e["start"]), int(e["end"]), str(e["label"])) for e in obj.get("entities", [])]
-        sentences = [
-            Sentence(int(s["start"]), int(s["end"]), [str(x) for x in s.get("events", [])])
-            for s in obj.get("sentences", [])
-        ]
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ValueError(f"malformed entity or sentence: {exc!r}") from None
+    if not isinstance(obj.get("source", ""), str):
+        raise ValueError("field 'source' must be a string")
+    if not isinstance(obj.get("synthetic", False), bool):
+        raise ValueError("field 'synthetic' must be true or false")
+    n = len(obj["text"])
+    entities = []
+    for i, ent in enumerate(_list(obj, "entities")):
+        start, end = _span("entity", i, ent, n)
+        label = ent.get("label")
+        if not isinstance(label, str) or not label:
+            raise ValueError(f"entity #{i}: 'label' must be a non-empty string, got {short_repr(label)}")
+        entities.append(Span(start, end, label))
+    sentences = []
+    for i, sent in enumerate(_list(obj, "sentences")):
+        start, end = _span("sentence", i, sent, n)
+        events = sent.get("events", [])
+        if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
+            raise ValueError(f"sentence #{i}: 'events' must be a list of strings, got {short_repr(events)}")
+        sentences.append(Sentence(start, end, list(events)))
     return Document(
         id=obj["id"],
         text=obj["text"],
-        source=str(obj.get("source", "")),
-        synthetic=bool(obj.get("synthetic", False)),
+        source=obj.get("source", ""),
+        synthetic=obj.get("synthetic", False),
         entities=entities,
         sentences=sentences,
         extra={k: v for k, v in obj.items() if k not in _KNOWN_KEYS},
@@ -117,16 +191,32 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, Document | RecordError]]
 
 
 def corpus_files(paths: Iterable[str | Path], pattern: str = "*.jsonl") -> list[Path]:
-    """Expand files and directories (``pattern`` inside, sorted) into a file list."""
+    """Expand files and directories (the files matching ``pattern`` inside, sorted) into a file list.
+
+    A folder that happens to match ``pattern`` (``x.jsonl/``) inside a directory is skipped. A
+    missing path raises :class:`FileNotFoundError`; a broken symbolic link or a link loop raises
+    ``OSError`` naming it (the reader would only meet it later).
+    """
     files: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            files.extend(sorted(p.glob(pattern)))
+            files.extend(sorted(q for q in p.glob(pattern) if not q.is_dir()))
         elif p.exists():
             files.append(p)
+        elif p.is_symlink():
+            _raise_link_error(p)
         else:
             raise FileNotFoundError(errno.ENOENT, "no such file or directory", str(p))
     return files
+
+
+def _raise_link_error(path: Path) -> None:
+    try:
+        path.stat()
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise OSError(errno.ELOOP, "symbolic link loop", str(path)) from None
+        raise FileNotFoundError(errno.ENOENT, "broken symbolic link", str(path)) from None
 
 
 def load_documents(paths: Iterable[str | Path] | str | Path) -> list[Document]:

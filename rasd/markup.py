@@ -19,60 +19,115 @@ segments sentences with the project splitter (:func:`rasd.text.split_sentences`)
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from rasd.corpus import Document, Sentence, Span
+from rasd.jsonl import RecordError
+from rasd.schema import ENTITY_LABELS, EVENT_TYPES
 from rasd.text import split_sentences
 
 _MARK = re.compile(r"\[\[([A-Z]+):(.+?)\]\]|\{\{([A-Z_, ]*)\}\}")
 _META = re.compile(r"^#\s*([a-z_]+)\s*:\s*(.*)$")
 _HEADER = re.compile(r"^#(\s|$)")
+_SEPARATOR = re.compile(r"^# ---\s*$\n?", re.M)
+_BRACKETS = ("[[", "]]", "{{", "}}")
 
 
-class MarkupError(ValueError):
-    pass
+class MarkupError(RecordError):
+    """A markup problem at ``file:line [doc_id]`` (a :class:`~rasd.jsonl.RecordError`: same fields, same message)."""
 
 
-def parse_markup(source: str, *, doc_id: str, origin: str = "<markup>") -> Document:
-    """Parse one marked-up article into a :class:`Document` with exact offsets."""
+def _stray_bracket(chunk: str) -> int:
+    """Index of the first ``[[ ]] {{ }}`` left in raw text (a mark not closed or malformed), or -1."""
+    found = [i for i in (chunk.find(b) for b in _BRACKETS) if i >= 0]
+    return min(found) if found else -1
+
+
+def parse_markup(
+    source: str,
+    *,
+    doc_id: str,
+    origin: str = "<markup>",
+    first_line: int = 1,
+    labels: Sequence[str] = ENTITY_LABELS,
+    event_types: Sequence[str] = EVENT_TYPES,
+) -> Document:
+    """Parse one marked-up article into a :class:`Document` with exact offsets.
+
+    Errors are :class:`MarkupError` naming ``origin`` and the line (``first_line`` is the line of
+    ``source`` in its file); entity labels must be in ``labels`` and event types in ``event_types``.
+    """
     meta: dict[str, str] = {}
     lines = source.split("\n")
+    skipped = 0
     # Header: ``# key: value`` and ``# comment`` lines; a hashtag such as ``#عاجل`` is text.
     while lines and (_HEADER.match(lines[0]) or not lines[0].strip()):
         m = _META.match(lines[0])
         if m:
             meta[m.group(1)] = m.group(2).strip()
         lines.pop(0)
+        skipped += 1
+    doc_id = meta.get("id", doc_id)
     body = "\n".join(lines).rstrip("\n")
+
+    def error(at: int, reason: str) -> MarkupError:
+        return MarkupError(origin, first_line + skipped + body.count("\n", 0, at), reason, doc_id)
+
+    def near(at: int) -> str:
+        """The text around ``at`` on its line."""
+        lo = max(body.rfind("\n", 0, at) + 1, at - 20)
+        hi = body.find("\n", at)
+        return repr(body[lo : min(at + 40, len(body) if hi < 0 else hi)])
+
     if meta.get("keep_final_newline", "false").lower() == "true":
         body += "\n"
     text_parts: list[str] = []
     entities: list[Span] = []
-    event_marks: list[tuple[int, list[str]]] = []
+    event_marks: list[tuple[int, list[str], int]] = []  # (text offset, types, body offset)
     pos = 0
     length = 0
     for m in _MARK.finditer(body):
         chunk = body[pos : m.start()]
+        stray = _stray_bracket(chunk)
+        if stray >= 0:
+            at = pos + stray
+            raise error(at, f"unbalanced mark near {near(at)}")
         text_parts.append(chunk)
         length += len(chunk)
         if m.group(1):
-            mention = m.group(2)
+            label, mention = m.group(1), m.group(2)
             if "[[" in mention:
-                raise MarkupError(f"{origin} [{doc_id}]: nested mark in {m.group(0)!r}")
-            entities.append(Span(length, length + len(mention), m.group(1)))
+                raise error(m.start(), f"nested mark in {m.group(0)!r}")
+            if _stray_bracket(mention) >= 0:
+                raise error(m.start(), f"unbalanced mark inside {m.group(0)!r}")
+            if mention != mention.strip():
+                raise error(m.start(), f"mention in {m.group(0)!r} starts or ends with whitespace")
+            if label not in labels:
+                raise error(m.start(), f"unknown label {label!r} in {m.group(0)!r} (known: {', '.join(labels)})")
+            entities.append(Span(length, length + len(mention), label))
             text_parts.append(mention)
             length += len(mention)
         else:
             types = [t.strip() for t in m.group(3).split(",") if t.strip()]
-            event_marks.append((length, types))
+            unknown = [t for t in types if t not in event_types]
+            if unknown:
+                raise error(
+                    m.start(), f"unknown event type {unknown[0]!r} in {m.group(0)!r} (known: {', '.join(event_types)})"
+                )
+            event_marks.append((length, types, m.start()))
         pos = m.end()
+    stray = _stray_bracket(body[pos:])
+    if stray >= 0:
+        at = pos + stray
+        raise error(at, f"unbalanced mark near {near(at)}")
     text_parts.append(body[pos:])
     text = "".join(text_parts)
-    if "[[" in text or "]]" in text or "{{" in text or "}}" in text:
-        bad = text[max(0, text.find("[[") - 20) : text.find("[[") + 40] if "[[" in text else ""
-        raise MarkupError(f"{origin} [{doc_id}]: unbalanced mark left in text near {bad!r}")
+    if _stray_bracket(text) >= 0:  # brackets formed across a mark, e.g. «[[[ACTOR:x]]»
+        at = _stray_bracket(text)
+        raise error(0, f"unbalanced mark left in text near {text[max(0, at - 20) : at + 40]!r}")
     sentences = [Sentence(s, e, []) for s, e in split_sentences(text)]
-    for at, types in event_marks:
+    for at, types, mark_at in event_marks:
         # The mark follows its sentence: attach to the last sentence starting before it.
         target = None
         for sent in sentences:
@@ -81,15 +136,15 @@ def parse_markup(source: str, *, doc_id: str, origin: str = "<markup>") -> Docum
             else:
                 break
         if target is None:
-            raise MarkupError(f"{origin} [{doc_id}]: event mark {types} before any sentence")
+            raise error(mark_at, f"event mark {types} before any sentence")
         if at > target.end:
-            raise MarkupError(
-                f"{origin} [{doc_id}]: event mark {types} is not at the end of a sentence "
-                f"(after {text[max(0, at - 30):at]!r})"
+            raise error(
+                mark_at,
+                f"event mark {types} is not at the end of a sentence (after {text[max(0, at - 30):at]!r})",
             )
         target.events.extend(t for t in types if t not in target.events)
     return Document(
-        id=meta.get("id", doc_id),
+        id=doc_id,
         text=text,
         source=meta.get("source", ""),
         synthetic=meta.get("synthetic", "false").lower() == "true",
@@ -98,15 +153,38 @@ def parse_markup(source: str, *, doc_id: str, origin: str = "<markup>") -> Docum
     )
 
 
+def iter_markup_file(path: str | Path) -> Iterator[tuple[int, Document]]:
+    """Yield ``(first line, document)`` for each document of a markup file (``# ---`` separates
+    documents); raise :class:`MarkupError` naming the file and line on the first problem.
+
+    The file must be UTF-8 (a byte-order mark is skipped).
+    """
+    path = Path(path)
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line_start = raw.rfind(b"\n", 0, exc.start) + 1
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise MarkupError(path, line, f"invalid UTF-8 at byte {exc.start - line_start}") from None
+    pieces: list[tuple[int, str]] = []
+    pos = 0
+    for m in _SEPARATOR.finditer(text):
+        pieces.append((pos, text[pos : m.start()]))
+        pos = m.end()
+    pieces.append((pos, text[pos:]))
+    i = 0
+    for at, chunk in pieces:
+        if not chunk.strip():
+            continue
+        first_line = text.count("\n", 0, at) + 1
+        yield first_line, parse_markup(chunk, doc_id=f"{path.stem}-{i:03d}", origin=str(path), first_line=first_line)
+        i += 1
+
+
 def read_markup_file(path: str | Path) -> list[Document]:
     """Parse a markup file holding one or more documents separated by ``# ---`` lines."""
-    path = Path(path)
-    raw = path.read_text(encoding="utf-8")
-    chunks = re.split(r"^# ---\s*$\n?", raw, flags=re.M)
-    docs = []
-    for i, chunk in enumerate(c for c in chunks if c.strip()):
-        docs.append(parse_markup(chunk, doc_id=f"{path.stem}-{i:03d}", origin=str(path)))
-    return docs
+    return [doc for _, doc in iter_markup_file(path)]
 
 
 def to_markup(doc: Document) -> str:

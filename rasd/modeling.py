@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from torch import nn
 from transformers import AutoModelForTokenClassification, AutoTokenizer, PretrainedConfig
 
 import rasd
+from rasd.errors import ModelFolderError
 from rasd.schema import ENTITY_LABELS, EVENT_TYPES, bio_labels
 from rasd.text import NormalizationOptions
 
@@ -34,6 +36,10 @@ logger = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 EVENT_HEAD_FILE = "event_head.safetensors"
 META_FILE = "rasd.json"
+MAX_LENGTH_RANGE = (8, 8192)  # window length in tokens that rasd.json may ask for
+MAX_HIDDEN_SIZE = 65536  # event head width: anything larger is a typo, not a model (checked before allocating)
+
+__all__ = ["ModelFolderError"]  # re-exported: raised by RasdMeta.from_dict / load for a bad rasd.json
 
 
 @dataclass
@@ -69,9 +75,19 @@ class RasdMeta:
         return {k: d[k] for k in order} | {k: v for k, v in d.items() if k not in order}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RasdMeta:
-        if int(data.get("format_version", FORMAT_VERSION)) > FORMAT_VERSION:
-            raise ValueError(f"rasd.json format_version {data['format_version']} is newer than this rasd supports")
+    def from_dict(cls, data: Any, source: str | Path = META_FILE) -> RasdMeta:
+        """Build from parsed ``rasd.json`` content, checking every value the tagger relies on.
+
+        A bad value raises :class:`ModelFolderError` (a ``ValueError``), one line naming ``source``
+        and the field. Unknown top-level keys are ignored (a newer rasd may add some).
+
+        >>> RasdMeta.from_dict({"max_length": 0}, "m/rasd.json")
+        Traceback (most recent call last):
+        rasd.errors.ModelFolderError: m/rasd.json: max_length must be an integer from 8 to 8192, got 0
+        """
+        if not isinstance(data, dict):
+            raise ModelFolderError(f"{source}: expected a JSON object, got {type(data).__name__}")
+        _check_meta(data, str(source))
         known = cls.__dataclass_fields__
         return cls(**{k: v for k, v in data.items() if k in known})
 
@@ -80,7 +96,103 @@ class RasdMeta:
 
     @classmethod
     def load(cls, path: str | Path) -> RasdMeta:
-        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+        """Read and check ``rasd.json``: :class:`ModelFolderError` for invalid JSON or a bad value,
+        ``OSError`` (e.g. ``FileNotFoundError``) when it cannot be read."""
+        raw = Path(path).read_bytes()
+        try:
+            data = json.loads(raw.decode("utf-8-sig"))
+        except UnicodeDecodeError as exc:
+            raise ModelFolderError(f"{path}: invalid UTF-8 at byte {exc.start}") from None
+        except json.JSONDecodeError as exc:
+            raise ModelFolderError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg} (column {exc.colno})") from None
+        except (RecursionError, ValueError) as exc:  # nested too deep, a 5000-digit integer
+            reason = "nested too deep" if isinstance(exc, RecursionError) else " ".join(str(exc).split())
+            raise ModelFolderError(f"{path}: invalid JSON: {reason}") from None
+        return cls.from_dict(data, path)
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, int) and abs(value) >= 10**30:
+        return f"an integer of ~{int(value.bit_length() * 0.30103) + 1} digits"
+    text = json.dumps(value, ensure_ascii=False) if isinstance(value, (str, bool)) or value is None else repr(value)
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_meta(data: dict[str, Any], source: str) -> None:
+    """Raise :class:`ModelFolderError` for the first bad value of a parsed ``rasd.json``."""
+
+    def bad(key: str, expected: str, value: Any) -> ModelFolderError:
+        return ModelFolderError(f"{source}: {key} must be {expected}, got {_short(value)}")
+
+    version = data.get("format_version", FORMAT_VERSION)
+    if not _is_int(version) or version < 1:
+        raise bad("format_version", "a positive integer", version)
+    if version > FORMAT_VERSION:
+        raise ModelFolderError(
+            f"{source}: format_version {version} is newer than this rasd supports ({FORMAT_VERSION}); upgrade rasd"
+        )
+    for key in ("entity_labels", "event_types"):
+        if key not in data:
+            continue
+        names = data[key]
+        if not isinstance(names, list) or not all(isinstance(x, str) and x for x in names):
+            raise bad(key, "a list of non-empty strings", names)
+        if len(set(names)) != len(names):
+            raise bad(key, "a list without duplicates", names)
+    if "entity_labels" in data and not data["entity_labels"]:
+        raise bad("entity_labels", "a non-empty list of strings", data["entity_labels"])
+    event_types = data.get("event_types", list(EVENT_TYPES))
+    thresholds = data.get("event_thresholds", {})
+    if not isinstance(thresholds, dict):
+        raise bad("event_thresholds", "an object mapping event types to numbers", thresholds)
+    for name, value in thresholds.items():
+        if name not in event_types:
+            raise ModelFolderError(
+                f"{source}: event_thresholds: unknown event type {_short(name)} (event_types: {', '.join(event_types)})"
+            )
+        if not _is_number(value) or not 0 <= value <= 1:
+            raise bad(f"event_thresholds.{name}", "a number from 0 to 1", value)
+    normalization = data.get("normalization", {})
+    if not isinstance(normalization, dict):
+        raise bad("normalization", "an object of true/false flags", normalization)
+    for name, value in normalization.items():
+        if name in NormalizationOptions.__dataclass_fields__ and not isinstance(value, bool):
+            raise bad(f"normalization.{name}", "true or false", value)
+    lo, hi = MAX_LENGTH_RANGE
+    max_length = data.get("max_length", 256)
+    if not _is_int(max_length) or not lo <= max_length <= hi:
+        raise bad("max_length", f"an integer from {lo} to {hi}", max_length)
+    stride = data.get("stride", 32)
+    if not _is_int(stride) or not 0 <= stride < max_length:
+        raise bad("stride", f"an integer from 0 to max_length - 1 ({max_length - 1})", stride)
+    if "label_all_subwords" in data and not isinstance(data["label_all_subwords"], bool):
+        raise bad("label_all_subwords", "true or false", data["label_all_subwords"])
+    head = data.get("event_head", {})
+    if head is None:
+        head = {}
+    if not isinstance(head, dict):
+        raise bad("event_head", "an object", head)
+    hidden = head.get("hidden_size")
+    if hidden is not None and (not _is_int(hidden) or not 1 <= hidden <= MAX_HIDDEN_SIZE):
+        raise bad("event_head.hidden_size", f"null or an integer from 1 to {MAX_HIDDEN_SIZE}", hidden)
+    dropout = head.get("dropout", 0.1)
+    if not _is_number(dropout) or not 0 <= dropout <= 1:
+        raise bad("event_head.dropout", "a number from 0 to 1", dropout)
+    if head.get("pooling", "mean") not in POOLINGS:
+        raise bad("event_head.pooling", " or ".join(map(repr, POOLINGS)), head.get("pooling"))
+    for key in ("base_model", "rasd_version"):
+        if key in data and not isinstance(data[key], str):
+            raise bad(key, "a string", data[key])
+    if "training" in data and not isinstance(data["training"], dict):
+        raise bad("training", "an object", data["training"])
 
 
 @dataclass
@@ -281,7 +393,7 @@ class RasdModel(nn.Module):
     def from_pretrained(cls, model_dir: str | Path, device: str | torch.device | None = None) -> LoadedModel:
         """Load a saved folder → :class:`LoadedModel` (model in eval mode on ``device``, tokenizer, meta)."""
         model_dir = Path(model_dir)
-        meta = RasdMeta.load(model_dir / META_FILE)
+        meta = RasdMeta.load(model_dir / META_FILE)  # a bad value: ModelFolderError, before any allocation
         token_model = AutoModelForTokenClassification.from_pretrained(model_dir, dtype=torch.float32)
         head = EventHead.from_config(token_model.config.hidden_size, len(meta.event_types), meta.event_head)
         model = cls(token_model, event_types=meta.event_types, event_head=head)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rasd.corpus import corpus_files
+from rasd.corpus import corpus_files, short_repr
 from rasd.jsonl import RecordError, read_jsonl
 from rasd.schema import ENTITY_LABELS, EVENT_TYPES
 from rasd.text import proclitic_length
@@ -136,11 +136,14 @@ class _DocChecker:
             return None
         start, end = item.get("start"), item.get("end")
         if not (_is_int(start) and _is_int(end)):
-            self.emit(ERROR, f"{kind} #{index}: 'start' and 'end' must be integers, got {start!r}, {end!r}")
+            self.emit(
+                ERROR,
+                f"{kind} #{index}: 'start' and 'end' must be integers, got {short_repr(start)}, {short_repr(end)}",
+            )
             return None
         n = len(self.text)
         if not (0 <= start <= n and 0 <= end <= n):
-            self.emit(ERROR, f"{kind} {start}-{end}: offsets out of bounds (text length {n})")
+            self.emit(ERROR, f"{kind} {short_repr(start)}-{short_repr(end)}: offsets out of bounds (text length {n})")
             return None
         if start > end:
             self.emit(ERROR, f"{kind} {start}-{end}: end before start")
@@ -160,11 +163,12 @@ class _DocChecker:
                 continue
             start, end = se
             label = ent.get("label")
-            where = f"entity {start}-{end} {quote(self.text[start:end])} {label}"
+            shown = label if isinstance(label, str) and len(label) <= _SHOW else short_repr(label)
+            where = f"entity {start}-{end} {quote(self.text[start:end])} {shown}"
             if not isinstance(label, str) or label not in ENTITY_LABELS:
-                self.emit(ERROR, f"{where}: unknown label {label!r} (known: {', '.join(ENTITY_LABELS)})")
+                self.emit(ERROR, f"{where}: unknown label {short_repr(label)} (known: {', '.join(ENTITY_LABELS)})")
             self._check_boundaries(where, start, end)
-            good.append((start, end, str(label)))
+            good.append((start, end, str(shown)))
         good.sort()
         for (s1, e1, l1), (s2, e2, l2) in zip(good, good[1:], strict=False):
             if s2 < e1:
@@ -213,7 +217,9 @@ class _DocChecker:
             seen: set[str] = set()
             for ev in events:
                 if not isinstance(ev, str) or ev not in EVENT_TYPES:
-                    self.emit(ERROR, f"{where}: unknown event type {ev!r} (known: {', '.join(EVENT_TYPES)})")
+                    self.emit(
+                        ERROR, f"{where}: unknown event type {short_repr(ev)} (known: {', '.join(EVENT_TYPES)})"
+                    )
                 elif ev in seen:
                     self.emit(WARNING, f"{where}: event type {ev} listed twice")
                 if isinstance(ev, str):
@@ -283,12 +289,19 @@ def validate_paths(paths: Iterable[str | Path]) -> ValidationReport:
     files: list[Path] = []
     for p in paths:
         try:
-            files.extend(corpus_files([p]))
-        except FileNotFoundError as exc:
+            found = corpus_files([p])
+        except OSError as exc:  # missing, a broken link, a link loop
             report.issues.append(Issue(ERROR, str(p), None, None, exc.strerror or str(exc)))
+            continue
+        if not found and Path(p).is_dir():
+            report.issues.append(Issue(ERROR, str(p), None, None, "directory holds no *.jsonl files"))
+        files.extend(found)
     for path in files:
         report.files += 1
-        _validate_file(path, report, seen_ids)
+        try:
+            _validate_file(path, report, seen_ids)
+        except OSError as exc:  # unreadable (permissions, a folder named *.jsonl given as a file, ...)
+            report.issues.append(Issue(ERROR, str(path), None, None, exc.strerror or str(exc)))
     return report
 
 

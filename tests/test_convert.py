@@ -317,7 +317,7 @@ def test_markup_errors_name_the_file(tmp_path, capsys):
     dup = tmp_path / "dup.txt"
     dup.write_text("# id: x\nنص.\n# ---\n# id: x\nنص.\n", encoding="utf-8")
     assert main(["convert", "markup", str(dup), str(tmp_path / "o.jsonl")]) == 1
-    assert f"{dup}: duplicate id 'x'" in capsys.readouterr().err
+    assert f"{dup}:4 [x]: duplicate id 'x' (first at {dup}:1)" in capsys.readouterr().err
 
 
 def test_documents_helpers_exist():

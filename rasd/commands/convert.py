@@ -12,9 +12,9 @@ import json
 import sys
 from pathlib import Path
 
-from rasd.cli import EXIT_DATA, EXIT_OK, RasdError, positive_int
+from rasd.cli import EXIT_DATA, EXIT_OK, EXIT_USAGE, RasdError, positive_int
 from rasd.corpus import load_documents, write_jsonl
-from rasd.jsonl import open_output
+from rasd.jsonl import RecordError, open_output
 
 
 def add_parser(subparsers) -> None:
@@ -72,7 +72,7 @@ def _split_out(paths: list[str], command: str) -> tuple[list[str], str]:
 
 
 def _conll(args: argparse.Namespace) -> int:
-    from rasd.convert.conll import ConllError, conll_to_documents, parse_label_map
+    from rasd.convert.conll import ConllError, conll_to_documents, decode_lines, parse_label_map
 
     src = Path(args.input)
     try:
@@ -80,9 +80,9 @@ def _conll(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise RasdError(f"--map: {exc}") from None
     try:
-        with src.open(encoding="utf-8") as fh:
+        with src.open("rb") as fh:
             result = conll_to_documents(
-                fh,
+                decode_lines(fh),
                 label_map=label_map,
                 drop_unmapped=args.drop_unmapped,
                 sentences_per_doc=args.sentences_per_doc,
@@ -90,9 +90,9 @@ def _conll(args: argparse.Namespace) -> int:
                 source=args.source or f"conll:{src.name}",
             )
     except ConllError as exc:
-        raise RasdError(f"{src}: {exc}", EXIT_DATA) from None
-    except UnicodeDecodeError as exc:
-        raise RasdError(f"{src}: invalid UTF-8 at byte {exc.start}", EXIT_DATA) from None
+        if exc.line is None:  # the options, not the file
+            raise RasdError(f"--map: {exc.reason}", EXIT_USAGE) from None
+        raise RasdError(f"{src}:{exc.line}: {exc.reason}", EXIT_DATA) from None
     write_jsonl(result.documents, args.output)
     _say(
         args.output,
@@ -131,13 +131,12 @@ def _to_labelstudio(args: argparse.Namespace) -> int:
 
 
 def _from_labelstudio(args: argparse.Namespace) -> int:
-    from rasd.convert.labelstudio import tasks_to_documents
+    from rasd.convert.labelstudio import load_tasks
 
     try:
-        tasks = json.loads(Path(args.input).read_bytes().decode("utf-8"))
-        docs = tasks_to_documents(tasks)
-    except (ValueError, RecursionError) as exc:  # bad UTF-8 or JSON, a LabelStudioError
-        raise RasdError(f"{args.input}: {exc}", EXIT_DATA) from None
+        docs = load_tasks(args.input)
+    except RecordError as exc:  # bad UTF-8 or JSON, a task the corpus format cannot hold
+        raise RasdError(str(exc), EXIT_DATA) from None
     write_jsonl(docs, args.output)
     _say(args.output, f"{args.input} → {args.output}: {len(docs)} documents")
     return EXIT_OK

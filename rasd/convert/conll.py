@@ -31,7 +31,29 @@ ANERCORP_MAP: dict[str, str] = {"PERS": "PERSON", "LOC": "LOCATION", "ORG": "ACT
 
 
 class ConllError(ValueError):
-    """A CoNLL input problem, naming the line."""
+    """A CoNLL input problem: ``str`` is ``line N: reason``; ``line`` is ``None`` for a problem
+    with the options rather than the file (e.g. a bad mapping target)."""
+
+    def __init__(self, reason: str, line: int | None = None):
+        self.reason, self.line = reason, line
+        super().__init__(reason if line is None else f"line {line}: {reason}")
+
+    def __reduce__(self):
+        return type(self), (self.reason, self.line)
+
+
+def decode_lines(raw_lines: Iterable[bytes]) -> Iterator[str]:
+    """UTF-8 lines of a binary file; :class:`ConllError` naming the line for invalid UTF-8.
+
+    >>> list(decode_lines([b"a O\\n", b"\\xff O\\n"]))
+    Traceback (most recent call last):
+    rasd.convert.conll.ConllError: line 2: invalid UTF-8 at byte 0
+    """
+    for lineno, raw in enumerate(raw_lines, start=1):
+        try:
+            yield raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConllError(f"invalid UTF-8 at byte {exc.start}", lineno) from None
 
 
 @dataclass
@@ -65,10 +87,15 @@ def parse_label_map(spec: str | None) -> dict[str, str]:
 
 
 def read_conll(lines: Iterable[str]) -> Iterator[tuple[int, list[tuple[str, str]]] | None]:
-    """Yield ``(first_line, [(token, tag), ...])`` per sentence; ``None`` marks a ``-DOCSTART-``."""
+    """Yield ``(first_line, [(token, tag), ...])`` per sentence; ``None`` marks a ``-DOCSTART-``.
+
+    A byte-order mark at the start of the first line is skipped.
+    """
     sent: list[tuple[str, str]] = []
     first = 0
     for lineno, line in enumerate(lines, start=1):
+        if lineno == 1 and line.startswith("\ufeff"):
+            line = line[1:]
         parts = line.split()
         if not parts:
             if sent:
@@ -82,7 +109,7 @@ def read_conll(lines: Iterable[str]) -> Iterator[tuple[int, list[tuple[str, str]
             yield None
             continue
         if len(parts) < 2:
-            raise ConllError(f"line {lineno}: expected 'token TAG', got {line.strip()!r}")
+            raise ConllError(f"expected 'token TAG', got {line.strip()[:40]!r}", lineno)
         if not sent:
             first = lineno
         sent.append((parts[0], parts[-1]))
@@ -90,12 +117,12 @@ def read_conll(lines: Iterable[str]) -> Iterator[tuple[int, list[tuple[str, str]
         yield first, sent
 
 
-def _split_tag(tag: str, where: str) -> tuple[str, str | None]:
+def _split_tag(tag: str, line: int) -> tuple[str, str | None]:
     if tag == "O":
         return "O", None
     m = re.fullmatch(r"([BI])[-_](.+)", tag)
     if not m:
-        raise ConllError(f"{where}: malformed tag {tag!r} (expected O, B-X or I-X)")
+        raise ConllError(f"malformed tag {tag[:40]!r} (expected O, B-X or I-X)", line)
     return m.group(1), m.group(2)
 
 
@@ -145,7 +172,7 @@ def conll_to_documents(
     return result
 
 
-def _target(label: str, label_map: dict[str, str], drop: bool, where: str, labels: Sequence[str]) -> str | None:
+def _target(label: str, label_map: dict[str, str], drop: bool, line: int, labels: Sequence[str]) -> str | None:
     if label in label_map:
         return label_map[label]
     if label in labels:
@@ -153,8 +180,8 @@ def _target(label: str, label_map: dict[str, str], drop: bool, where: str, label
     if drop:
         return None
     raise ConllError(
-        f"{where}: label {label!r} is neither mapped nor a schema label; "
-        f"map it with --map {label}=LABEL or pass --drop-unmapped"
+        f"label {label!r} is neither mapped nor a schema label; map it with --map {label}=LABEL or pass --drop-unmapped",
+        line,
     )
 
 
@@ -177,7 +204,7 @@ def _build_document(group, doc_id, source, label_map, drop, result: ConllImport,
             start, end = pos, pos + len(token)
             text_parts.append(token)
             pos = end
-            prefix, label = _split_tag(tag, f"line {first_line + k}")
+            prefix, label = _split_tag(tag, first_line + k)
             if prefix == "O":
                 current = []
             elif prefix == "B" or not current or current[0] != label:
@@ -190,7 +217,7 @@ def _build_document(group, doc_id, source, label_map, drop, result: ConllImport,
             else:
                 current[2] = end
         for label, start, end, line in opened:
-            target = _target(label, label_map, drop, f"line {line}", labels)
+            target = _target(label, label_map, drop, line, labels)
             if target is None:
                 result.dropped[label] += 1
             else:

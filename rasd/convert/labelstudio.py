@@ -19,12 +19,16 @@ UTF-16 units (older Label Studio with astral characters) is converted back.
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
-from rasd.corpus import Document, Sentence, Span
+from rasd.corpus import Document, Sentence, Span, check_offsets, is_int, short_repr
+from rasd.jsonl import MAX_DEPTH, RecordError, parse_line
 from rasd.schema import ENTITY_DEFINITIONS, ENTITY_LABELS, EVENT_DEFINITIONS, EVENT_TYPES
 from rasd.text import split_sentences
 
@@ -40,7 +44,15 @@ _COLOURS = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#
 
 
 class LabelStudioError(ValueError):
-    """A task that cannot be read back into a document."""
+    """A task that cannot be read back into a document: ``task #INDEX [ID]: reason``."""
+
+    def __init__(self, message: str, reason: str | None = None, doc_id: str | None = None):
+        super().__init__(message)
+        self.reason = message if reason is None else reason
+        self.doc_id = doc_id
+
+    def __reduce__(self):
+        return type(self), (str(self), self.reason, self.doc_id)
 
 
 def _region(
@@ -93,57 +105,126 @@ def _utf16_to_cp(text: str, offset: int) -> int:
     return len(text)
 
 
-def _offsets(text: str, value: dict[str, Any], where: str) -> tuple[int, int]:
+def _offsets(text: str, value: dict[str, Any], fail) -> tuple[int, int]:
+    """The code-point ``(start, end)`` of a region: integers (not booleans or floats) with
+    ``0 <= start < end <= len(text)``, matching the region's ``text`` when it quotes one."""
     start, end = value.get("start"), value.get("end")
-    if not (isinstance(start, int) and isinstance(end, int)):
-        raise LabelStudioError(f"{where}: region without integer start/end: {value!r}")
+    if not (is_int(start) and is_int(end)):
+        raise fail(f"region without integer start/end: got {short_repr(start)}, {short_repr(end)}")
     quoted = value.get("text")
-    if quoted is None or text[start:end] == quoted:
-        return start, end
-    s16, e16 = _utf16_to_cp(text, start), _utf16_to_cp(text, end)
-    if text[s16:e16] == quoted:
-        return s16, e16
-    raise LabelStudioError(
-        f"{where}: region {start}-{end} text {quoted!r} does not match the task text {text[start:end]!r}"
-    )
+    if quoted is not None and not isinstance(quoted, str):
+        raise fail(f"region {start}-{end}: 'text' must be a string, got {short_repr(quoted)}")
+    if quoted is not None and 0 <= start <= end and text[start:end] != quoted:
+        s16, e16 = _utf16_to_cp(text, start), _utf16_to_cp(text, end)
+        if text[s16:e16] != quoted:
+            raise fail(
+                f"region {start}-{end} text {short_repr(quoted)} does not match the task text "
+                f"{short_repr(text[start:end])}"
+            )
+        start, end = s16, e16
+    reason = check_offsets(start, end, len(text))
+    if reason is not None:
+        raise fail(f"region {reason}")
+    return start, end
 
 
-def _pick_result(task: dict[str, Any]) -> list[dict[str, Any]]:
+def _strings(value: Any, key: str, fail) -> list[str]:
+    """``value[key]`` as a list of strings (``"labels": "ACTOR"`` is refused, not read as letters)."""
+    items = value.get(key)
+    if items is None:
+        return []
+    if not isinstance(items, list) or not all(isinstance(x, str) for x in items):
+        raise fail(f"region '{key}' must be a list of strings, got {short_repr(items)}")
+    return items
+
+
+def _pick_result(task: dict[str, Any], fail) -> list[Any]:
     for key in ("annotations", "completions", "predictions"):
-        for ann in task.get(key) or []:
+        anns = task.get(key)
+        if anns is None:
+            continue
+        if not isinstance(anns, list):
+            raise fail(f"'{key}' must be a list, got {type(anns).__name__}")
+        for ann in anns:
             if isinstance(ann, dict) and not ann.get("was_cancelled"):
-                return list(ann.get("result") or [])
+                result = ann.get("result")
+                if result is None:
+                    return []
+                if not isinstance(result, list):
+                    raise fail(f"'{key}[].result' must be a list, got {type(result).__name__}")
+                return result
     return []
 
 
-def task_to_document(task: dict[str, Any], index: int = 0) -> Document:
-    """Read one task (ours or a Label Studio export) back into a :class:`Document`."""
+def _doc_id(data: dict[str, Any], task: dict[str, Any], index: int) -> str:
+    for value, prefix in ((data.get("id"), ""), (task.get("id"), "ls-")):
+        if isinstance(value, str) and value:
+            return prefix + value
+        if is_int(value):
+            return f"{prefix}{value}"
+    return f"ls-{index:05d}"
+
+
+def task_to_document(task: Any, index: int = 0) -> Document:
+    """Read one task (ours or a Label Studio export) back into a :class:`Document`.
+
+    Raise :class:`LabelStudioError` for anything the corpus format forbids instead of writing it:
+    offsets that are not integers or not within ``0 <= start < end <= len(text)``, entity labels
+    not in the schema, event types not in the schema, results that are not objects.
+    """
+    if not isinstance(task, dict):
+        raise LabelStudioError(
+            f"task #{index}: expected a JSON object, got {type(task).__name__}",
+            f"expected a JSON object, got {type(task).__name__}",
+        )
     data = task.get("data")
     if not isinstance(data, dict) or not isinstance(data.get("text"), str):
-        raise LabelStudioError(f"task #{index}: no data.text")
+        raise LabelStudioError(f"task #{index}: no data.text", "no data.text")
     text = data["text"]
-    doc_id = str(data.get("id") or (f"ls-{task['id']}" if "id" in task else f"ls-{index:05d}"))
+    doc_id = _doc_id(data, task, index)
     where = f"task #{index} [{doc_id}]"
+
+    def fail(reason: str) -> LabelStudioError:
+        return LabelStudioError(f"{where}: {reason}", reason, doc_id)
+
+    if data.get("id") is not None and not (isinstance(data["id"], str) or is_int(data["id"])):
+        raise fail(f"data.id must be a string or an integer, got {short_repr(data['id'])}")
+
+    if not isinstance(data.get("source", ""), str):
+        raise fail("data.source must be a string")
+    if not isinstance(data.get("synthetic", False), bool):
+        raise fail("data.synthetic must be true or false")
     entities: list[Span] = []
     sentences: dict[str, Sentence] = {}
     events: list[tuple[dict[str, Any], list[str]]] = []
-    for res in _pick_result(task):
+    for res in _pick_result(task, fail):
+        if not isinstance(res, dict):
+            raise fail(f"result must be an object, got {short_repr(res)}")
         kind, value, name = res.get("type"), res.get("value") or {}, res.get("from_name")
+        if not isinstance(value, dict):
+            raise fail(f"result 'value' must be an object, got {short_repr(value)}")
         if kind == "labels" or (kind is None and "labels" in value):
-            labels = value.get("labels") or []
-            start, end = _offsets(text, value, where)
+            labels = _strings(value, "labels", fail)
+            start, end = _offsets(text, value, fail)
             if name == SENTENCE_FROM:
                 sentences[str(res.get("id", f"_{start}"))] = Sentence(start, end, [])
                 continue
             if not labels:
-                raise LabelStudioError(f"{where}: entity region {start}-{end} without a label")
+                raise fail(f"entity region {start}-{end} without a label")
             if len(labels) > 1:
-                log.warning(
-                    "%s: region %d-%d has labels %s; keeping %s", where, start, end, labels, labels[0]
+                log.warning("%s: region %d-%d has labels %s; keeping %s", where, start, end, labels, labels[0])
+            if labels[0] not in ENTITY_LABELS:
+                raise fail(
+                    f"entity region {start}-{end}: unknown label {short_repr(labels[0])} "
+                    f"(known: {', '.join(ENTITY_LABELS)})"
                 )
-            entities.append(Span(start, end, str(labels[0])))
+            entities.append(Span(start, end, labels[0]))
         elif kind == "choices" and name == EVENTS_FROM:
-            events.append((res, [str(c) for c in value.get("choices") or []]))
+            types = _strings(value, "choices", fail)
+            unknown = [t for t in types if t not in EVENT_TYPES]
+            if unknown:
+                raise fail(f"unknown event type {short_repr(unknown[0])} (known: {', '.join(EVENT_TYPES)})")
+            events.append((res, types))
         else:
             log.warning("%s: ignoring result of type %r from %r", where, kind, name)
     by_offsets = {(s.start, s.end): s for s in sentences.values()}
@@ -151,9 +232,9 @@ def task_to_document(task: dict[str, Any], index: int = 0) -> Document:
         sent = sentences.get(str(res.get("id")))
         value = res.get("value") or {}
         if sent is None and "start" in value:
-            sent = by_offsets.get(_offsets(text, value, where))
+            sent = by_offsets.get(_offsets(text, value, fail))
         if sent is None:
-            raise LabelStudioError(f"{where}: event choices {types} not attached to a sentence region")
+            raise fail(f"event choices {types} not attached to a sentence region")
         sent.events.extend(t for t in types if t not in sent.events)
     ordered = sorted(sentences.values(), key=lambda s: (s.start, s.end))
     if not ordered:
@@ -162,8 +243,8 @@ def task_to_document(task: dict[str, Any], index: int = 0) -> Document:
     return Document(
         id=doc_id,
         text=text,
-        source=str(data.get("source", "")),
-        synthetic=bool(data.get("synthetic", False)),
+        source=data.get("source", ""),
+        synthetic=data.get("synthetic", False),
         entities=sorted(entities),
         sentences=ordered,
         extra=dict(extra),
@@ -171,12 +252,104 @@ def task_to_document(task: dict[str, Any], index: int = 0) -> Document:
 
 
 def tasks_to_documents(tasks: Any) -> list[Document]:
-    """Read a Label Studio JSON export (a list of tasks, or one task)."""
+    """Read a parsed Label Studio JSON export (a list of tasks, or one task)."""
     if isinstance(tasks, dict):
         tasks = [tasks]
     if not isinstance(tasks, list):
         raise LabelStudioError("expected a JSON list of tasks")
     return [task_to_document(t, i) for i, t in enumerate(tasks)]
+
+
+_WS = re.compile(r"[ \t\n\r]*")
+_DECODER = json.JSONDecoder()
+
+
+def _line(text: str, pos: int) -> int:
+    return text.count("\n", 0, pos) + 1
+
+
+def _value_at(text: str, pos: int, name: str) -> tuple[Any, int]:
+    """The JSON value starting at ``pos`` and where it ends, checked by :func:`rasd.jsonl.parse_line`
+    (nesting depth, huge integers, lone surrogates) like every JSONL line."""
+    line = _line(text, pos)
+    try:
+        _, end = _DECODER.raw_decode(text, pos)
+    except json.JSONDecodeError as exc:
+        raise RecordError(name, exc.lineno, f"invalid JSON: {exc.msg} (column {exc.colno})") from None
+    except RecursionError:
+        raise RecordError(name, line, f"JSON nested deeper than {MAX_DEPTH} levels") from None
+    except ValueError as exc:  # an integer over sys.get_int_max_str_digits() digits
+        raise RecordError(name, line, "invalid JSON: " + " ".join(str(exc).split())) from None
+    try:
+        return parse_line(text[pos:end].encode("utf-8")), end
+    except ValueError as exc:
+        raise RecordError(name, line, str(exc)) from None
+
+
+def read_tasks(raw: bytes, name: str = "<tasks>") -> Iterator[tuple[int, Any]]:
+    """Yield ``(line, task)`` for each task of a Label Studio JSON export, ``line`` being where the
+    task starts: a JSON list of tasks, one task, or one task per line (JSON Lines).
+
+    A problem with the file (invalid UTF-8 or JSON, JSON nested too deep, ...) raises
+    :class:`~rasd.jsonl.RecordError` naming ``name`` and the line.
+
+    >>> [line for line, _ in read_tasks(b'[\\n {"data": {}},\\n {"data": {}}\\n]')]
+    [2, 3]
+    """
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line_start = raw.rfind(b"\n", 0, exc.start) + 1
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise RecordError(name, line, f"invalid UTF-8 at byte {exc.start - line_start}") from None
+
+    def skip(at: int) -> int:
+        return _WS.match(text, at).end()
+
+    pos = skip(0)
+    if pos == len(text):
+        raise RecordError(name, None, "empty file: expected a JSON list of Label Studio tasks")
+    if text[pos] != "[":  # one task, or JSON Lines
+        while pos < len(text):
+            task, end = _value_at(text, pos, name)
+            yield _line(text, pos), task
+            pos = skip(end)
+        return
+    pos = skip(pos + 1)
+    if text.startswith("]", pos):
+        pos = skip(pos + 1)
+    else:
+        while True:
+            if pos == len(text):
+                raise RecordError(name, _line(text, pos), "invalid JSON: the list of tasks is not closed")
+            task, end = _value_at(text, pos, name)
+            yield _line(text, pos), task
+            pos = skip(end)
+            if text.startswith(",", pos):
+                pos = skip(pos + 1)
+            elif text.startswith("]", pos):
+                pos = skip(pos + 1)
+                break
+            elif pos == len(text):
+                raise RecordError(name, _line(text, pos), "invalid JSON: the list of tasks is not closed")
+            else:
+                raise RecordError(name, _line(text, pos), "invalid JSON: expected ',' or ']' after a task")
+    if pos < len(text):
+        raise RecordError(name, _line(text, pos), "invalid JSON: extra data after the list of tasks")
+
+
+def load_tasks(path: str | Path) -> list[Document]:
+    """The documents of a Label Studio export file; the first bad task raises
+    :class:`~rasd.jsonl.RecordError` naming the file, the task's line and id."""
+    docs = []
+    for i, (line, task) in enumerate(read_tasks(Path(path).read_bytes(), str(path))):
+        try:
+            docs.append(task_to_document(task, i))
+        except LabelStudioError as exc:
+            raise RecordError(path, line, f"task #{i}: {exc.reason}", exc.doc_id) from None
+    return docs
 
 
 def labeling_config() -> str:
