@@ -4,8 +4,10 @@
 [--device D] [--resume] [--max-chars N] [--backend torch|onnx] [--quantize int8] [--dtype bf16] [--no-prepack] [--num-threads N]
 [--token-budget N]`` exits (the statuses of :mod:`rasd.cli`) 0 when every article was tagged,
 1 when some inputs were bad and skipped (listed in ``OUT.errors.jsonl``), 2 when the job could
-not run (usage error, missing input, a model that cannot be loaded). ``--output -`` writes the
-tagged JSONL to stdout (skipped inputs are then on the log only).
+not run (usage error, missing input, an output that is an input or another output, an output
+locked by another ``rasd tag``, a model that cannot be loaded, an output that cannot be
+written). ``--output -`` writes the tagged JSONL to stdout (skipped inputs are then on the log
+only). What is read, written, refused and resumed: :mod:`rasd.inference.batch`.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ def add_tag_parser(subparsers: Any) -> None:
     p.add_argument("--chunk-size", type=positive_int, default=DEFAULT_CHUNK, help=argparse.SUPPRESS)
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     p.add_argument("--revision", help="hub revision (branch, tag or commit) of --model")
-    p.add_argument("--resume", action="store_true", help="skip ids already in --output and append")
+    p.add_argument("--resume", action="store_true", help="skip articles already in --output (same input file, line and id) and append")
     p.add_argument(
         "--max-chars",
         type=positive_int,
@@ -76,40 +78,32 @@ def add_tag_parser(subparsers: Any) -> None:
 
 
 def run_tag(args: argparse.Namespace) -> int:
-    from rasd.inference.batch import input_files, run_tag_job
+    from rasd.inference.batch import TagJob
     from rasd.inference.tagger import Tagger
 
-    if args.resume and args.output == "-":
-        raise RasdError("--resume needs an --output file, not stdout")
-    if args.input != "-":
-        input_files(args.input)  # a missing input: FileNotFoundError, reported by rasd.cli.main
-    try:
-        tagger = Tagger.from_pretrained(
-            args.model,
-            device=args.device,
-            revision=args.revision,
-            backend=args.backend,
-            quantize=args.quantize,
-            num_threads=args.num_threads,
-            token_budget=args.token_budget,
-            dtype=args.dtype,
-            prepack=args.prepack,
+    # Paths are checked (inputs exist, no output is an input or another output) before anything is
+    # opened; the outputs are locked before the model loads, so a second job on them fails at once.
+    job = TagJob(args.input, args.output, records_path=args.records, resume=args.resume, max_chars=args.max_chars)
+    with job:
+        try:
+            tagger = Tagger.from_pretrained(
+                args.model,
+                device=args.device,
+                revision=args.revision,
+                backend=args.backend,
+                quantize=args.quantize,
+                num_threads=args.num_threads,
+                token_budget=args.token_budget,
+                dtype=args.dtype,
+                prepack=args.prepack,
+            )
+        except (OSError, ValueError, RuntimeError) as exc:  # no folder / hub model, bad option, bad device
+            raise RasdError(
+                f"cannot load model {args.model} on {args.device or 'auto'}: {type(exc).__name__}: {exc}"
+            ) from exc
+        summary = job.run(
+            tagger, batch_size=args.batch_size, chunk_size=args.chunk_size, progress=not args.no_progress
         )
-    except (OSError, ValueError, RuntimeError) as exc:  # no folder / hub model, bad option, bad device
-        raise RasdError(
-            f"cannot load model {args.model} on {args.device or 'auto'}: {type(exc).__name__}: {exc}"
-        ) from exc
-    summary = run_tag_job(
-        tagger,
-        args.input,
-        args.output,
-        records_path=args.records,
-        batch_size=args.batch_size,
-        resume=args.resume,
-        max_chars=args.max_chars,
-        chunk_size=args.chunk_size,
-        progress=not args.no_progress,
-    )
     print(summary.format(), file=sys.stderr)
     return EXIT_DATA if summary.failures else EXIT_OK
 

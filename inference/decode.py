@@ -162,16 +162,22 @@ def _is_edge_char(ch: str) -> bool:
 
 
 def _proclitic_cut(text: str, start: int, end: int) -> int:
-    """Raw offset where the first word of ``text[start:end]`` starts once its proclitic is removed."""
+    """Raw offset where the first word of ``text[start:end]`` starts once its proclitic is removed.
+
+    Marks and format characters are skipped; tatweel is kept, since «لـأنصار» writes the clitic
+    apart with it (:func:`rasd.text.proclitic_length` counts it with the clitic).
+    """
     letters: list[str] = []
     index: list[int] = []
     i = start
     while i < end and _is_word_char(text[i]):
-        if unicodedata.category(text[i]) not in ("Mn", "Cf") and text[i] != "\u0640":
+        if unicodedata.category(text[i]) not in ("Mn", "Cf"):
             letters.append(text[i])
             index.append(i)
         i += 1
     n = proclitic_length("".join(letters))
+    if n and n == len(index):  # the word is the clitic alone («لـ «كتائب…»): the span starts after it
+        return i
     return index[n] if 0 < n < len(index) else start
 
 

@@ -227,6 +227,11 @@ class Tagger:
         Articles are processed in groups of :attr:`group_size` (windows sorted by length
         within a group), so memory stays bounded however many articles are passed.
         """
+        if isinstance(items, (str, bytes, bytearray, dict)):  # would tag each character (or key) as a document
+            raise TypeError(
+                f"Tagger.tag takes a sequence of documents, got one {type(items).__name__}: "
+                "use tagger(text) for one article, or tagger.tag([item])"
+            )
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         docs = [_coerce(item, i) for i, item in enumerate(items)]

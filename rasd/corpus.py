@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import json
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -75,11 +76,28 @@ def short_repr(value: Any, limit: int = _SHOW) -> str:
     offset or a megabyte label would otherwise flood the terminal).
 
     >>> short_repr(10**50), short_repr("x" * 50)
-    ('<integer of ~51 digits>', "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx…")
+    ('<integer of 51 digits>', "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx…")
     """
     huge = isinstance(value, int) and abs(value) >= 10**limit  # repr() of a 5000-digit int raises
-    text = f"<integer of ~{int(value.bit_length() * 0.30103) + 1} digits>" if huge else repr(value)
+    text = f"<integer of {integer_digits(value)} digits>" if huge else repr(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def integer_digits(value: int) -> int:
+    """How many decimal digits ``abs(value)`` has, without ``str()`` (which refuses 4300+ digits).
+
+    >>> integer_digits(0), integer_digits(-999), integer_digits(10**300 - 1), integer_digits(10**300)
+    (1, 3, 300, 301)
+    """
+    value = abs(value)
+    if value < 10:
+        return 1
+    n = math.floor(math.log10(value)) + 1  # a float estimate: off by one near powers of ten
+    if 10 ** (n - 1) > value:
+        n -= 1
+    elif 10**n <= value:
+        n += 1
+    return n
 
 
 def is_int(value: Any) -> bool:

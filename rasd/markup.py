@@ -14,6 +14,9 @@ Annotators write the article with entity and event marks inline::
 
 :func:`parse_markup` strips the marks, computes exact character offsets and
 segments sentences with the project splitter (:func:`rasd.text.split_sentences`).
+A problem (an unbalanced mark, a label or event type outside the schema, a mention
+with surrounding spaces, a misplaced event mark, invalid UTF-8) is a
+:class:`MarkupError` naming the file and line.
 """
 
 from __future__ import annotations

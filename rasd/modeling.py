@@ -27,7 +27,8 @@ from torch import nn
 from transformers import AutoModelForTokenClassification, AutoTokenizer, PretrainedConfig
 
 import rasd
-from rasd.errors import ModelFolderError
+from rasd.corpus import integer_digits
+from rasd.errors import ModelFolderError  # raised for a bad rasd.json; importable from here too
 from rasd.schema import ENTITY_LABELS, EVENT_TYPES, bio_labels
 from rasd.text import NormalizationOptions
 
@@ -38,8 +39,6 @@ EVENT_HEAD_FILE = "event_head.safetensors"
 META_FILE = "rasd.json"
 MAX_LENGTH_RANGE = (8, 8192)  # window length in tokens that rasd.json may ask for
 MAX_HIDDEN_SIZE = 65536  # event head width: anything larger is a typo, not a model (checked before allocating)
-
-__all__ = ["ModelFolderError"]  # re-exported: raised by RasdMeta.from_dict / load for a bad rasd.json
 
 
 @dataclass
@@ -113,7 +112,7 @@ class RasdMeta:
 
 def _short(value: Any) -> str:
     if isinstance(value, int) and abs(value) >= 10**30:
-        return f"an integer of ~{int(value.bit_length() * 0.30103) + 1} digits"
+        return f"an integer of {integer_digits(value)} digits"
     text = json.dumps(value, ensure_ascii=False) if isinstance(value, (str, bool)) or value is None else repr(value)
     return text if len(text) <= 40 else text[:39] + "…"
 

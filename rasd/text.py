@@ -242,6 +242,9 @@ def _plan(opts: NormalizationOptions) -> tuple[re.Pattern[str] | None, dict[int,
 # --- proclitics --------------------------------------------------------------------------
 
 _PROCLITIC_RE = re.compile(r"^(?:[وف])?(?:[بكل])?(?=ال)|^(?:[وف])?ل(?=ل)")
+# A clitic written apart with tatweel, «لـأنصار الله», «بـطائرتين», «وبـ…»: the kashida marks the
+# letters before it as a separate proclitic. Not س: «سـ» before a name is a stretched «سوريا».
+_TATWEEL_PROCLITIC_RE = re.compile(r"^(?:[وف][\u064B-\u0652]*)?(?:[بكل][\u064B-\u0652]*)?\u0640+")
 ARABIC_LETTER = re.compile(r"[\u0621-\u064A\u0671-\u06D3]")
 
 
@@ -249,10 +252,19 @@ def proclitic_length(word: str) -> int:
     """Length of the proclitic prefix (و ف ب ك ل) that the guidelines keep outside a span.
 
     Only prefixes that certainly are clitics are counted: those followed by the
-    article ``ال`` (``والقوات`` → 1, ``وبالقاعدة`` → 2) and the contraction
-    ``لل`` (``للقوات`` → 1, leaving ``لقوات``). A bare initial letter is part of
-    the word (``بغداد``, ``واشنطن``), so it is never counted.
+    article ``ال`` (``والقوات`` → 1, ``وبالقاعدة`` → 2), the contraction
+    ``لل`` (``للقوات`` → 1, leaving ``لقوات``), and those written apart with
+    tatweel, which is counted with them (``لـأنصار`` → 2, leaving ``أنصار``;
+    ``وبـطائرتين`` → 3). A bare initial letter is part of the word (``بغداد``,
+    ``واشنطن``), so it is never counted.
+
+    >>> [proclitic_length(w) for w in ("والقوات", "لـأنصار", "لـ", "بغداد", "الـقوات")]
+    [1, 2, 2, 0, 0]
     """
+    m = _TATWEEL_PROCLITIC_RE.match(word)
+    if m and m.end() > word.count("\u0640", 0, m.end()):  # at least one clitic letter before the tatweel
+        # The clitic alone («لـ» before «كتائب») or two letters left at least: «لـه» (to him) is a pronoun.
+        return m.end() if len(ARABIC_LETTER.findall(word[m.end() :])) != 1 else 0
     m = _PROCLITIC_RE.match(word)
     if not m:
         return 0

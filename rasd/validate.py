@@ -2,8 +2,10 @@
 
 :func:`validate_paths` reads JSONL files with the one line reader,
 :func:`rasd.jsonl.read_jsonl`, and checks the parsed objects itself (not through
-:func:`rasd.corpus.document_from_dict`, which coerces values) so that wrong
-types, e.g. a float offset, are reported rather than silently fixed.
+:func:`rasd.corpus.document_from_dict`, which stops at a record's first problem) so
+that every problem of every record is reported. A path that cannot be read (missing, a
+broken link, a link loop, a folder with no ``*.jsonl``) is an error too; the other paths are
+still checked.
 Errors make a corpus unusable for training; warnings (proclitics inside a
 span, entities crossing sentences, duplicated event types) flag likely
 guideline slips.

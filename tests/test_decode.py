@@ -105,12 +105,30 @@ def test_span_score_is_mean_of_token_probabilities():
         ("قصفوا بغداد ليلا", "بغداد", "بغداد"),  # a bare initial letter is part of the word
         ("زار واشنطن أمس", "واشنطن", "واشنطن"),
         ("وَالقُوّات", "وَالقُوّات", "القُوّات"),  # diacritics on the clitic
+        # A clitic written apart with tatweel stays outside with its tatweel (GUIDELINES §2).
+        ("قال المتحدث باسم جماعة لـأنصار الله", "لـأنصار الله", "أنصار الله"),
+        ("هجوم بـطائرتين مسيرتين", "بـطائرتين مسيرتين", "طائرتين مسيرتين"),
+        ("وبـطائرتين مسيرتين", "وبـطائرتين", "طائرتين"),
+        ("القائد الأعلى لـ«كتائب حزب الله»", "لـ«كتائب حزب الله", "كتائب حزب الله"),
+        ("الـقوات انسحبت", "الـقوات", "الـقوات"),  # tatweel after the article: nothing to trim
+        ("سـوريا اليوم", "سـوريا", "سـوريا"),
     ],
 )
 def test_proclitic_trimming(text, word, expected):
     s = text.index(word)
     start, end = snap_span(text, s, s + len(word))
     assert text[start:end] == expected
+
+
+def test_tatweel_proclitic_is_trimmed_from_a_decoded_span():
+    text = "أعلنت التبعية لـأنصار الله اليوم"
+    s = text.index("لـأنصار")
+    toks = [tok(text, "لـأنصار", "B-ACTOR"), tok(text, "الله", "I-ACTOR")]
+    (entity,) = decode_entities(text, toks)
+    assert (entity.text, entity.start) == ("أنصار الله", s + 2)
+    assert text[slice(*snap_span(text, s, s + 2))] == "أنصار"  # a token on the clitic: its word, trimmed
+    alone = "قال لـ «كتائب»"
+    assert snap_span(alone, 4, 6) is None  # the clitic alone is no entity
 
 
 def test_snap_extends_to_word_boundaries_and_strips_punctuation():

@@ -140,6 +140,52 @@ def test_refuses_incomplete_folder_and_used_staging_dir(model_dir: Path, tmp_pat
         publish.stage(model_dir, busy, REPO)
 
 
+def test_refuses_a_symlink_out_of_the_model_folder(model_dir: Path, tmp_path: Path, capsys) -> None:
+    linked = tmp_path / "linked"
+    shutil.copytree(model_dir, linked)
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not for the hub", encoding="utf-8")
+    (linked / "training_config.yaml").unlink()
+    (linked / "training_config.yaml").symlink_to(secret)  # e.g. -> /etc/passwd
+    with pytest.raises(PublishError, match=r"training_config.yaml is a symbolic link to .*secret.txt, outside"):
+        files_to_upload(linked)
+    out = tmp_path / "staged"
+    assert _run(["publish", "--model", str(linked), "--repo-id", REPO, "--dry-run", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "outside the model folder" in err and "Traceback" not in err
+    assert not out.exists()
+    # A link that stays inside the folder is fine (and its content is staged).
+    (linked / "training_config.yaml").unlink()
+    (linked / "configs").mkdir()
+    shutil.copy(model_dir / "training_config.yaml", linked / "configs" / "training.yaml")
+    (linked / "training_config.yaml").symlink_to(Path("configs") / "training.yaml")
+    publish.stage(linked, out, REPO)
+    staged = out / "training_config.yaml"
+    assert not staged.is_symlink() and staged.read_bytes() == (model_dir / "training_config.yaml").read_bytes()
+
+
+@pytest.mark.parametrize("where", ["new", "new/nested/deeper", "existing-empty"])
+def test_failed_staging_leaves_no_half_staged_folder(
+    model_dir: Path, tmp_path: Path, monkeypatch, where: str
+) -> None:
+    from rasd.training import card
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("card template exploded")
+
+    monkeypatch.setattr(card, "render_model_card", broken)
+    out = tmp_path / where
+    if where == "existing-empty":
+        out.mkdir()
+    with pytest.raises(RuntimeError, match="exploded"):
+        publish.stage(model_dir, out, REPO)
+    if where == "existing-empty":
+        assert out.is_dir() and not any(out.iterdir())  # emptied again, not removed
+    else:
+        assert not (tmp_path / "new").exists()  # every folder stage() created is gone
+    assert sorted(p.name for p in tmp_path.iterdir()) == (["existing-empty"] if where == "existing-empty" else [])
+
+
 @pytest.mark.parametrize("repo_id", ["not a repo", "org/name/extra", "org--x/a..b", "-bad/name"])
 def test_invalid_repo_id_is_one_sentence(model_dir: Path, tmp_path: Path, capsys, repo_id: str) -> None:
     assert _run(["publish", "--model", str(model_dir), f"--repo-id={repo_id}"]) == 2

@@ -156,6 +156,18 @@ def test_normalize_control_characters_become_spaces():
         ("وال", 0),
         ("والي", 0),  # too short after the clitic to be sure
         ("", 0),
+        # A clitic written apart with tatweel leaves with its tatweel (GUIDELINES §2).
+        ("لـأنصار", 2),
+        ("بـطائرتين", 2),
+        ("وبـطائرتين", 3),
+        ("كـالقوات", 2),
+        ("لـــأنصار", 4),  # a longer kashida
+        ("لِـأنصار", 3),  # a diacritic on the clitic
+        ("لـ", 2),  # the clitic alone, e.g. before «كتائب»
+        ("لـه", 0),  # a pronoun suffix, not a name
+        ("ـقوات", 0),  # a tatweel with no clitic letter
+        ("الـقوات", 0),  # tatweel after the article: no clitic
+        ("سـوريا", 0),  # a stretched name, not the future marker
     ],
 )
 def test_proclitic_length(word, n):

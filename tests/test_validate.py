@@ -261,6 +261,21 @@ def test_proclitic_warning_and_strict(tmp_path, capsys):
     assert status == 1 and "FAILED" in out
 
 
+def test_proclitic_written_with_tatweel_is_a_warning(tmp_path, capsys):
+    text = "أشاد المتحدث لـأنصار الله."
+    doc = good(
+        text=text,
+        entities=[{"start": 13, "end": 25, "label": "ACTOR"}],
+        sentences=[{"start": 0, "end": len(text), "events": []}],
+    )
+    status, out = run(capsys, str(write(tmp_path, doc)))
+    assert status == 0
+    assert (
+        "warning: entity 13-25 'لـأنصار الله' ACTOR: starts with proclitic 'لـ'; "
+        "the guidelines keep it outside (span should start at 'أنصار الله')" in out
+    )
+
+
 def test_missing_path(tmp_path, capsys):
     status, out = run(capsys, str(tmp_path / "nope.jsonl"))
     assert status == 1 and "nope.jsonl error: no such file or directory" in out

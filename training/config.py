@@ -83,6 +83,11 @@ class DataArguments:
     def __post_init__(self) -> None:
         if self.real_oversample < 1:
             raise ConfigError(f"data.real_oversample must be at least 1, got {self.real_oversample}")
+        # The ranges the saved rasd.json is checked against at load (rasd.modeling.MAX_LENGTH_RANGE).
+        if not 8 <= self.max_length <= 8192:
+            raise ConfigError(f"data.max_length must be from 8 to 8192, got {self.max_length}")
+        if not 0 <= self.stride < self.max_length:
+            raise ConfigError(f"data.stride must be from 0 to data.max_length - 1, got {self.stride}")
 
 
 @dataclass

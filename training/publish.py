@@ -6,8 +6,10 @@ label schema), ``training_config.yaml``, ``metrics.json`` and ``README.md`` (the
 model card rendered for the repo id); :func:`publish` stages into a temporary folder and uploads it.
 
 Every failure the user can fix (not logged in, offline, no write access, bad
-repo id, a folder without safetensors weights) becomes a :class:`PublishError`
-with one sentence; the command (:mod:`rasd.training.publish_cli`) prints it and exits with status 1.
+repo id, a folder without safetensors weights, a file that is a symbolic link to
+outside the folder) becomes a :class:`PublishError` with one sentence; the command
+(:mod:`rasd.training.publish_cli`) prints it and exits with status 2. A staging that fails
+leaves no half-staged folder behind.
 """
 
 from __future__ import annotations
@@ -82,7 +84,24 @@ def files_to_upload(model_dir: str | Path) -> list[Path]:
         raise PublishError(f"{model_dir} has no tokenizer files (tokenizer.json / tokenizer_config.json).")
     optional = [model_dir / n for n in OPTIONAL_FILES if (model_dir / n).is_file()]
     required = [model_dir / n for n in REQUIRED_FILES]
-    return sorted(set(weights + required + tokenizer + optional), key=lambda p: p.name)
+    files = sorted(set(weights + required + tokenizer + optional), key=lambda p: p.name)
+    _refuse_outside_links(model_dir, files)
+    return files
+
+
+def _refuse_outside_links(model_dir: Path, files: list[Path]) -> None:
+    """A symbolic link among ``files`` that resolves outside ``model_dir`` would upload whatever it
+    points to (``training_config.yaml -> /etc/passwd``): refuse it. Links within the folder are fine."""
+    root = model_dir.resolve()
+    for path in files:
+        if not path.is_symlink():
+            continue
+        target = path.resolve()
+        if not target.is_relative_to(root):
+            raise PublishError(
+                f"{path} is a symbolic link to {target}, outside the model folder; refusing to upload it "
+                "(copy the file into the folder if it belongs to the model)."
+            )
 
 
 def validate_repo_id(repo_id: str) -> str:
@@ -113,11 +132,26 @@ def stage(model_dir: str | Path, out_dir: str | Path, repo_id: str) -> list[Path
     files = files_to_upload(model_dir)
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         raise PublishError(f"Staging folder {out_dir} already exists and is not empty; choose a new folder.")
+    created = out_dir  # the top folder this call creates (none when out_dir exists, empty)
+    while not created.parent.exists():
+        created = created.parent
+    existed = out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
-    for src in files:
-        shutil.copy2(src, out_dir / src.name)
-    card = render_model_card(facts_from_model_dir(model_dir, model_id=repo_id))
-    (out_dir / CARD_NAME).write_text(card, encoding="utf-8")
+    try:
+        for src in files:
+            shutil.copy2(src, out_dir / src.name)
+        card = render_model_card(facts_from_model_dir(model_dir, model_id=repo_id))
+        (out_dir / CARD_NAME).write_text(card, encoding="utf-8")
+    except BaseException:  # no half-staged folder left behind (a full disk, a bad card, Ctrl-C)
+        if existed:  # it was empty: empty it again
+            for child in out_dir.iterdir():
+                if child.is_dir() and not child.is_symlink():
+                    shutil.rmtree(child, ignore_errors=True)
+                else:
+                    child.unlink(missing_ok=True)
+        else:
+            shutil.rmtree(created, ignore_errors=True)
+        raise
     staged = sorted(out_dir.iterdir(), key=lambda p: p.name)
     logger.info("staged %d files for %s in %s", len(staged), repo_id, out_dir)
     return staged

@@ -7,6 +7,8 @@ so offsets are exact; each CoNLL sentence becomes one :class:`Sentence`
 (without events) and sentences are joined by ``\\n``. CoNLL files such as
 ANERcorp carry no document boundaries, so by default every sentence is its own
 document (no invented context); ``sentences_per_doc`` groups consecutive ones.
+A byte-order mark before the first token is skipped; errors name the line
+(:class:`ConllError`; :func:`decode_lines` reads a binary file line by line).
 
 Export (:func:`documents_to_conll`): whitespace words of each sentence, tagged
 ``B-``/``I-`` when they overlap an entity; entities that do not start and end

@@ -15,6 +15,12 @@ non-cancelled annotation is used (``predictions`` when there is none), and
 tasks without sentence regions are segmented with the project splitter.
 Offsets are code points; an export whose offsets only match the text as
 UTF-16 units (older Label Studio with astral characters) is converted back.
+
+What the corpus format forbids is refused, not written: offsets that are not integers
+(booleans and floats included) or not within ``0 <= start < end <= len(text)``, entity
+labels and event types outside the schema, ``labels``/``choices`` that are not lists of
+strings, tasks or results that are not objects. :func:`load_tasks` reads a file (a JSON
+list of tasks, one task, or one task per line) and names the file, the task's line and id.
 """
 
 from __future__ import annotations
