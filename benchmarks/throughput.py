@@ -227,7 +227,8 @@ def run_path(args: argparse.Namespace, path: str, tmp: Path, round_: int) -> dic
     return json.loads(result.read_text(encoding="utf-8"))
 
 
-def main(argv: list[str] | None = None) -> None:
+def _parser() -> argparse.ArgumentParser:
+    """The command line of the benchmark (and, hidden, of its per-path worker)."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", required=True, help="saved rasd model folder")
     ap.add_argument("--articles", type=int, default=200)
@@ -245,24 +246,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--json", help="also write the summary here")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--result", help=argparse.SUPPRESS)
-    args = ap.parse_args(argv)
-    args.onnx_dir = args.onnx_dir or str(Path(args.model).resolve()) + "-onnx"
-    if args.worker:
-        worker(args)
-        return
+    return ap
 
-    paths = list(dict.fromkeys(["rasd", *args.paths]))  # rasd is the agreement reference
-    if any(p.startswith("rasd-onnx") for p in paths):
-        ensure_onnx(args.model, args.onnx_dir)
-    articles = build_articles(args.articles, args.seed)
-    words = sum(len(a["text"].split()) for a in articles)
-    tokens = count_tokens(args.model, articles)
-    load = os.getloadavg()
-    print(
-        f"model {args.model} | {len(articles)} articles, {words:,} words, {tokens:,} tokens | device {args.device}"
-        f" {args.dtype} | {os.cpu_count()} CPUs, load avg {load[0]:.1f} at start | seed {args.seed}",
-        flush=True,
-    )
+
+def run_rounds(args: argparse.Namespace, paths: list[str]) -> dict[str, list[dict]]:
+    """Every path's worker results over ``args.rounds`` rounds (order reversed each round)."""
     runs: dict[str, list[dict]] = {p: [] for p in paths}
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):
@@ -272,6 +260,13 @@ def main(argv: list[str] | None = None) -> None:
                 if res:
                     runs[path].append(res)
                     print(f"  round {r + 1} {path:19s} {res['seconds']:8.1f} s", flush=True)
+    return runs
+
+
+def summarize(
+    runs: dict[str, list[dict]], paths: list[str], n_articles: int, tokens: int
+) -> tuple[list[str], list[dict]]:
+    """The table lines and the JSON summary rows of every path against the baseline and ``rasd``."""
     ref = runs["rasd"][0] if runs["rasd"] else None
     base = min((x["seconds"] for x in runs.get("baseline", [])), default=None)
     base_median = statistics.median(x["seconds"] for x in runs["baseline"]) if runs.get("baseline") else None
@@ -294,14 +289,38 @@ def main(argv: list[str] | None = None) -> None:
         median_ratio = base_median / statistics.median(times) if base_median else float("nan")
         rounds = "/".join(f"{t:.1f}" for t in times)
         lines.append(
-            f"{path:19s} {best:7.1f} {rounds:>17s} {len(articles) / best:6.2f} {tokens / best:6.0f}"
+            f"{path:19s} {best:7.1f} {rounds:>17s} {n_articles / best:6.2f} {tokens / best:6.0f}"
             f" {rss:6.0f}MB {ratio:6.2f}x {median_ratio:5.2f}x {f1:6.2f} {sum(map(len, first['entities'])):8d} {ev_f1:6.2f}"
         )
         summary.append(
             {"path": path, "best_s": best, "rounds_s": times, "median_s": statistics.median(times),
-             "articles_per_s": len(articles) / best, "tokens_per_s": tokens / best, "peak_rss_mb": rss,
+             "articles_per_s": n_articles / best, "tokens_per_s": tokens / best, "peak_rss_mb": rss,
              "vs_baseline": ratio, "median_vs_baseline": median_ratio, "entity_f1_vs_rasd": f1, "event_f1_vs_rasd": ev_f1, "threads": runs[path][0]["threads"]}
         )  # fmt: skip
+    return lines, summary
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the benchmark (or, with the hidden ``--worker``, one path of it) and print the table."""
+    args = _parser().parse_args(argv)
+    args.onnx_dir = args.onnx_dir or str(Path(args.model).resolve()) + "-onnx"
+    if args.worker:
+        worker(args)
+        return
+
+    paths = list(dict.fromkeys(["rasd", *args.paths]))  # rasd is the agreement reference
+    if any(p.startswith("rasd-onnx") for p in paths):
+        ensure_onnx(args.model, args.onnx_dir)
+    articles = build_articles(args.articles, args.seed)
+    words = sum(len(a["text"].split()) for a in articles)
+    tokens = count_tokens(args.model, articles)
+    load = os.getloadavg()
+    print(
+        f"model {args.model} | {len(articles)} articles, {words:,} words, {tokens:,} tokens | device {args.device}"
+        f" {args.dtype} | {os.cpu_count()} CPUs, load avg {load[0]:.1f} at start | seed {args.seed}",
+        flush=True,
+    )
+    lines, summary = summarize(run_rounds(args, paths), paths, len(articles), tokens)
     print("\n".join(lines))
     print("vs base: best round against the baseline's best; median: median round against the baseline's median")
     print("ent F1 / ev F1: micro F1 of entity spans / sentence event labels against the fp32 `rasd` path")

@@ -18,7 +18,9 @@ import sys
 from typing import Any
 
 from rasd.cli import EXIT_DATA, EXIT_OK, RasdError, positive_int
-from rasd.inference.batch import DEFAULT_CHUNK, DEFAULT_MAX_CHARS
+from rasd.errors import ModelFolderError
+from rasd.inference.batch import DEFAULT_CHUNK
+from rasd.inference.tag_inputs import DEFAULT_MAX_CHARS
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +99,8 @@ def run_tag(args: argparse.Namespace) -> int:
                 dtype=args.dtype,
                 prepack=args.prepack,
             )
+        except ModelFolderError as exc:  # already names the file and the field
+            raise RasdError(f"cannot load model: {exc}") from exc
         except (OSError, ValueError, RuntimeError) as exc:  # no folder / hub model, bad option, bad device
             raise RasdError(
                 f"cannot load model {args.model} on {args.device or 'auto'}: {type(exc).__name__}: {exc}"

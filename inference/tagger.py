@@ -84,8 +84,8 @@ class _Doc:
 def _coerce(item: Any, index: int) -> _Doc:
     """One input (a string, or a mapping with ``text`` and optional ``id`` and ``sentences``) as work state.
 
-    ``sentences`` (``[start, end]`` pairs or mappings with ``start``/``end``, e.g. a corpus record's)
-    replace the splitter; other fields are carried to the output unchanged.
+    A non-empty ``sentences`` (``[start, end]`` pairs or mappings with ``start``/``end``, e.g. a
+    corpus record's) replaces the splitter; other fields are carried to the output unchanged.
     """
     if isinstance(item, str):
         return _Doc(str(index), item, {})
@@ -98,7 +98,7 @@ def _coerce(item: Any, index: int) -> _Doc:
     extra = {k: v for k, v in item.items() if k not in ("id", "text", "sentences")}
     doc = _Doc(str(index) if doc_id is None else str(doc_id), text, extra)
     given = item.get("sentences")
-    if given is not None:
+    if given:  # an empty list or null: the splitter, as for a string
         try:
             doc.given_sentences = sentence_bounds(text, given)
         except (TypeError, KeyError, ValueError, IndexError) as exc:

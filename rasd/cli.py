@@ -21,7 +21,8 @@ line on stderr, ``rasd: error: <message>``, and :func:`main` returns:
 Subcommands report errors by raising :class:`RasdError` (with its exit status);
 :func:`main` also turns the errors every command can meet into that one line: a
 :class:`~rasd.jsonl.RecordError` (status 1), an ``OSError`` such as a missing file
-(status 2) and a ``ModuleNotFoundError`` for an optional dependency (status 2).
+(status 2), a :class:`~rasd.errors.ModelFolderError` (a bad ``rasd.json`` value, status 2) and
+a ``ModuleNotFoundError`` for an optional dependency (status 2).
 ``-v`` logs the traceback too. Counts (``--batch-size``, ``--token-budget``, ...) are
 parsed by :func:`positive_int`; ``--output -`` means stdout where the output is one stream.
 """

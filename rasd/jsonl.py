@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import re
 import sys
 from collections.abc import Iterator
@@ -80,12 +81,38 @@ def _check_tree(obj: Any, strings: bool) -> str | None:
     return None
 
 
+class _NonStandard(Exception):
+    """A value JSON (RFC 8259) does not have, or an object with a key twice."""
+
+
+def _no_constant(name: str) -> Any:
+    raise _NonStandard(f"non-standard JSON number {name} (NaN and Infinity are not JSON)")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NonStandard(f"number {text[:20]}{'…' if len(text) > 20 else ''} is out of range for a float")
+    return value
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) < len(pairs):
+        seen: set[str] = set()
+        twice = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+        raise _NonStandard(f"key {twice!r} appears twice in one object (which value is meant?)")
+    return obj
+
+
 def parse_line(raw: bytes, first: bool = False) -> Any:
     """Parse one JSONL line; raise ``ValueError`` with a one-line reason for a poison line.
 
     Everything a hostile line can make parsing raise is turned into that ``ValueError``:
     invalid UTF-8, broken JSON, nesting too deep for the parser (``RecursionError``) or for
     :data:`MAX_DEPTH`, an integer longer than Python's 4300-digit limit, a lone surrogate.
+    What is not standard JSON is refused too, so it is never written back out: ``NaN``,
+    ``Infinity``, a number beyond a float's range (``1e999``), a key twice in one object.
     ``first``: the file's first line, where a UTF-8 byte-order mark is skipped.
 
     >>> parse_line(b'{"n": 1}\\r\\n')
@@ -93,6 +120,12 @@ def parse_line(raw: bytes, first: bool = False) -> Any:
     >>> parse_line(b'{"n": ' + b"1" * 5000 + b"}")
     Traceback (most recent call last):
     ValueError: invalid JSON: Exceeds the limit (4300 digits) for integer string conversion: ...
+    >>> parse_line(b'{"start": NaN}')
+    Traceback (most recent call last):
+    ValueError: non-standard JSON number NaN (NaN and Infinity are not JSON)
+    >>> parse_line(b'{"id": 1, "id": 2}')
+    Traceback (most recent call last):
+    ValueError: key 'id' appears twice in one object (which value is meant?)
     """
     if first and raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
@@ -101,7 +134,11 @@ def parse_line(raw: bytes, first: bool = False) -> Any:
     except UnicodeDecodeError as exc:
         raise ValueError(f"invalid UTF-8 at byte {exc.start}") from None
     try:
-        obj = json.loads(line.rstrip("\r\n"))
+        obj = json.loads(
+            line.rstrip("\r\n"), parse_constant=_no_constant, parse_float=_finite_float, object_pairs_hook=_unique_keys
+        )
+    except _NonStandard as exc:
+        raise ValueError(str(exc)) from None
     except json.JSONDecodeError as exc:
         raise ValueError(f"invalid JSON: {exc.msg} (column {exc.colno})") from None
     except RecursionError:
@@ -114,6 +151,23 @@ def parse_line(raw: bytes, first: bool = False) -> Any:
         if reason is not None:
             raise ValueError(reason)
     return obj
+
+
+def decode_file(raw: bytes, name: str | Path, error: type[RecordError] = RecordError) -> str:
+    """The text of a whole UTF-8 file (a byte-order mark skipped); ``error`` naming the line if invalid.
+
+    >>> decode_file(b"\\xef\\xbb\\xbfok\\nb\\xff", "in.txt")
+    Traceback (most recent call last):
+    rasd.jsonl.RecordError: in.txt:2: invalid UTF-8 at byte 1
+    """
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line_start = raw.rfind(b"\n", 0, exc.start) + 1
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise error(name, line, f"invalid UTF-8 at byte {exc.start - line_start}") from None
 
 
 def read_jsonl(source: str | Path | IO[bytes], name: str | None = None) -> Iterator[tuple[int, Any]]:

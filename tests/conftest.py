@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -43,6 +45,24 @@ def corpus_path(tmp_path: Path, corpus: list[Document]) -> Path:
     path = tmp_path / "corpus.jsonl"
     write_jsonl(corpus, path)
     return path
+
+
+@pytest.fixture
+def write_lines(tmp_path: Path) -> Callable[..., Path]:
+    """``write_lines(*lines, name="x.jsonl")``: write a JSONL file in ``tmp_path`` and return its path."""
+
+    def write(*lines: str | bytes | dict, name: str = "x.jsonl") -> Path:
+        """One line each: a dict as JSON, a string as UTF-8, bytes as they are (broken input)."""
+        raw = b""
+        for line in lines:
+            if isinstance(line, dict):
+                line = json.dumps(line, ensure_ascii=False)
+            raw += (line.encode("utf-8") if isinstance(line, str) else line) + b"\n"
+        path = tmp_path / name
+        path.write_bytes(raw)
+        return path
+
+    return write
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,8 @@ import torch
 
 from rasd.cli import main
 from rasd.corpus import Document
-from rasd.inference.batch import errors_path, run_tag_job
+from rasd.inference.batch import run_tag_job
+from rasd.inference.tag_outputs import errors_path
 from rasd.inference.types import TaggedDocument
 from rasd.modeling import RasdMeta
 from rasd.training.tiny import build_tiny_model

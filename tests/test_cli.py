@@ -12,7 +12,7 @@ import torch
 from rasd import cli
 from rasd.cli import EXIT_DATA, EXIT_OK, EXIT_USAGE, main
 from rasd.corpus import Document, RecordError, load_documents, write_jsonl
-from rasd.inference.batch import errors_path
+from rasd.inference.tag_outputs import errors_path
 from rasd.jsonl import MAX_DEPTH, read_jsonl
 from rasd.modeling import RasdMeta
 from rasd.training.tiny import build_tiny_model

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -34,17 +33,6 @@ def good(**changes) -> dict:
     return doc
 
 
-def write(tmp_path: Path, *lines: str | bytes | dict, name: str = "x.jsonl") -> Path:
-    path = tmp_path / name
-    raw = b""
-    for line in lines:
-        if isinstance(line, dict):
-            line = json.dumps(line, ensure_ascii=False)
-        raw += (line.encode("utf-8") if isinstance(line, str) else line) + b"\n"
-    path.write_bytes(raw)
-    return path
-
-
 def run(capsys, *args: str) -> tuple[int, str]:
     status = main(["validate", *args])
     return status, capsys.readouterr().out
@@ -57,45 +45,45 @@ def test_text_offsets_in_fixture_constant():
     assert TEXT[0:37].endswith("بغداد.") and TEXT[38:58].startswith("وأعلن") and len(TEXT) == 58
 
 
-def test_valid_corpus_passes(tmp_path, capsys, corpus_path):
-    status, out = run(capsys, str(corpus_path), str(write(tmp_path, good(), name="y.jsonl")))
+def test_valid_corpus_passes(capsys, corpus_path, write_lines):
+    status, out = run(capsys, str(corpus_path), str(write_lines(good(), name="y.jsonl")))
     assert status == 0
     assert out.strip() == "OK: 2 file(s), 5 document(s): 0 error(s), 0 warning(s)"
 
 
-def test_directory_is_expanded(tmp_path, capsys):
-    write(tmp_path, good(), name="a.jsonl")
-    write(tmp_path, good(id="syn-005"), name="b.jsonl")
+def test_directory_is_expanded(tmp_path, capsys, write_lines):
+    write_lines(good(), name="a.jsonl")
+    write_lines(good(id="syn-005"), name="b.jsonl")
     status, out = run(capsys, str(tmp_path))
     assert status == 0 and "2 file(s), 2 document(s)" in out
 
 
-def test_broken_json(tmp_path, capsys):
-    path = write(tmp_path, good(), '{"id": "syn-005", "text": ')
+def test_broken_json(capsys, write_lines):
+    path = write_lines(good(), '{"id": "syn-005", "text": ')
     status, out = run(capsys, str(path))
     assert status == 1
     assert f"{path}:2 error: invalid JSON: Expecting value (column 27)" in out
     assert "FAILED: 1 file(s), 1 document(s): 1 error(s), 0 warning(s)" in out
 
 
-def test_invalid_utf8(tmp_path, capsys):
-    path = write(tmp_path, good(), b'{"id": "x", "text": "\xff\xfe"}')
+def test_invalid_utf8(capsys, write_lines):
+    path = write_lines(good(), b'{"id": "x", "text": "\xff\xfe"}')
     status, out = run(capsys, str(path))
     assert status == 1
     assert f"{path}:2 error: invalid UTF-8 at byte 21" in out
 
 
-def test_not_an_object(tmp_path, capsys):
-    path = write(tmp_path, "[1, 2]")
+def test_not_an_object(capsys, write_lines):
+    path = write_lines("[1, 2]")
     status, out = run(capsys, str(path))
     assert status == 1 and f"{path}:1 error: expected a JSON object, got list" in out
 
 
-def test_missing_text_and_fields(tmp_path, capsys):
+def test_missing_text_and_fields(capsys, write_lines):
     doc = good()
     del doc["text"]
     del doc["sentences"]
-    path = write(tmp_path, doc, {"text": "x", "entities": [], "sentences": [{"start": 0, "end": 1}]})
+    path = write_lines(doc, {"text": "x", "entities": [], "sentences": [{"start": 0, "end": 1}]})
     status, out = run(capsys, str(path))
     assert status == 1
     assert f"{path}:1 [syn-004] error: missing field 'text'" in out
@@ -103,8 +91,8 @@ def test_missing_text_and_fields(tmp_path, capsys):
     assert f"{path}:2 error: missing field 'id'" in out
 
 
-def test_wrong_types(tmp_path, capsys):
-    path = write(tmp_path, good(text=5, synthetic="yes"), good(id="", entities={}))
+def test_wrong_types(capsys, write_lines):
+    path = write_lines(good(text=5, synthetic="yes"), good(id="", entities={}))
     status, out = run(capsys, str(path))
     assert status == 1
     assert f"{path}:1 [syn-004] error: field 'text' must be a string, got int" in out
@@ -113,39 +101,39 @@ def test_wrong_types(tmp_path, capsys):
     assert f"{path}:2 error: field 'entities' must be a list" in out
 
 
-def test_duplicate_ids_across_files(tmp_path, capsys):
-    first = write(tmp_path, good(), name="a.jsonl")
-    second = write(tmp_path, good(id="syn-005"), good(), name="b.jsonl")
+def test_duplicate_ids_across_files(capsys, write_lines):
+    first = write_lines(good(), name="a.jsonl")
+    second = write_lines(good(id="syn-005"), good(), name="b.jsonl")
     status, out = run(capsys, str(first), str(second))
     assert status == 1
     assert f"{second}:2 [syn-004] error: duplicate id 'syn-004' (first at {first}:1)" in out
 
 
-def test_float_offsets_are_not_ints(tmp_path, capsys):
+def test_float_offsets_are_not_ints(capsys, write_lines):
     doc = good(entities=[{"start": 5.0, "end": 21, "label": "ACTOR"}])
-    status, out = run(capsys, str(write(tmp_path, doc)))
+    status, out = run(capsys, str(write_lines(doc)))
     assert status == 1
     assert "[syn-004] error: entity #0: 'start' and 'end' must be integers, got 5.0, 21" in out
 
 
-def test_out_of_bounds(tmp_path, capsys):
+def test_out_of_bounds(capsys, write_lines):
     doc = good(entities=[{"start": 50, "end": 70, "label": "ACTOR"}])
-    status, out = run(capsys, str(write(tmp_path, doc)))
+    status, out = run(capsys, str(write_lines(doc)))
     assert status == 1
     assert "[syn-004] error: entity 50-70: offsets out of bounds (text length 58)" in out
 
 
-def test_empty_and_reversed_spans(tmp_path, capsys):
+def test_empty_and_reversed_spans(capsys, write_lines):
     doc = good(entities=[{"start": 5, "end": 5, "label": "ACTOR"}, {"start": 21, "end": 5, "label": "ACTOR"}])
-    status, out = run(capsys, str(write(tmp_path, doc)))
+    status, out = run(capsys, str(write_lines(doc)))
     assert status == 1
     assert "[syn-004] error: entity 5-5: empty span" in out
     assert "[syn-004] error: entity 21-5: end before start" in out
 
 
-def test_overlapping_spans(tmp_path, capsys):
+def test_overlapping_spans(capsys, write_lines):
     ents = [{"start": 5, "end": 21, "label": "ACTOR"}, {"start": 12, "end": 21, "label": "LOCATION"}]
-    status, out = run(capsys, str(write(tmp_path, good(entities=ents))))
+    status, out = run(capsys, str(write_lines(good(entities=ents))))
     assert status == 1
     assert (
         "[syn-004] error: entity 12-21 'الأمريكية' LOCATION: overlaps entity 5-21 'القوات الأمريكية' ACTOR"
@@ -153,29 +141,29 @@ def test_overlapping_spans(tmp_path, capsys):
     )
 
 
-def test_span_with_leading_or_trailing_space(tmp_path, capsys):
+def test_span_with_leading_or_trailing_space(capsys, write_lines):
     ents = [{"start": 4, "end": 21, "label": "ACTOR"}, {"start": 31, "end": 37, "label": "LOCATION"}]
-    path = write(tmp_path, good(entities=ents))
+    path = write_lines(good(entities=ents))
     status, out = run(capsys, str(path))
     assert status == 1
     assert f"{path}:1 [syn-004] error: entity 4-21 ' القوات الأمريكية' ACTOR: starts with whitespace" in out
     assert f"{path}:1 [syn-004] error: entity 31-37 'بغداد.' LOCATION: ends with punctuation '.'" in out
 
 
-def test_span_ending_in_whitespace_and_starting_with_punct(tmp_path, capsys):
+def test_span_ending_in_whitespace_and_starting_with_punct(capsys, write_lines):
     text = "قال «الجيش » إن"
     doc = good(
         text=text,
         entities=[{"start": 4, "end": 10, "label": "ACTOR"}, {"start": 5, "end": 11, "label": "ACTOR"}],
         sentences=[{"start": 0, "end": len(text), "events": []}],
     )
-    status, out = run(capsys, str(write(tmp_path, doc)))
+    status, out = run(capsys, str(write_lines(doc)))
     assert "entity 4-10 '«الجيش' ACTOR: starts with punctuation '«'" in out
     assert "entity 5-11 'الجيش ' ACTOR: ends with whitespace" in out
     assert status == 1
 
 
-def test_initials_and_inner_brackets_are_allowed_but_not_enclosing_ones(tmp_path, capsys):
+def test_initials_and_inner_brackets_are_allowed_but_not_enclosing_ones(capsys, write_lines):
     text = "قال محمد ب. إن قوات سوريا الديمقراطية (قسد) و(الجيش) و«الحشد» ردت"
     spans = [
         ("محمد ب.", "PERSON"),
@@ -188,7 +176,7 @@ def test_initials_and_inner_brackets_are_allowed_but_not_enclosing_ones(tmp_path
         start = text.index(mention)
         ents.append({"start": start, "end": start + len(mention), "label": label})
     doc = good(text=text, entities=ents, sentences=[{"start": 0, "end": len(text), "events": []}])
-    status, out = run(capsys, str(write(tmp_path, doc)))
+    status, out = run(capsys, str(write_lines(doc)))
     assert status == 1
     errors = [line.split(" error: ", 1)[1] for line in out.splitlines() if " error: " in line]
     assert errors == [
@@ -199,12 +187,12 @@ def test_initials_and_inner_brackets_are_allowed_but_not_enclosing_ones(tmp_path
     ]
 
 
-def test_unknown_label_and_event_type(tmp_path, capsys):
+def test_unknown_label_and_event_type(capsys, write_lines):
     doc = good(
         entities=[{"start": 44, "end": 49, "label": "ORG"}],
         sentences=[{"start": 0, "end": 37, "events": ["BOMBING"]}, {"start": 38, "end": 58, "events": []}],
     )
-    path = write(tmp_path, doc)
+    path = write_lines(doc)
     status, out = run(capsys, str(path))
     assert status == 1
     assert (
@@ -217,10 +205,10 @@ def test_unknown_label_and_event_type(tmp_path, capsys):
     )
 
 
-def test_unordered_and_overlapping_sentences(tmp_path, capsys):
+def test_unordered_and_overlapping_sentences(capsys, write_lines):
     unordered = good(sentences=[{"start": 38, "end": 58}, {"start": 0, "end": 37}])
     overlapping = good(id="syn-005", sentences=[{"start": 0, "end": 40}, {"start": 38, "end": 58}])
-    status, out = run(capsys, str(write(tmp_path, unordered, overlapping)))
+    status, out = run(capsys, str(write_lines(unordered, overlapping)))
     assert status == 1
     assert (
         "[syn-004] error: sentence 1 (0-37) 'قصفت القوات الأمريكية مواقع في بغداد.': out of order "
@@ -231,25 +219,25 @@ def test_unordered_and_overlapping_sentences(tmp_path, capsys):
     )
 
 
-def test_uncovered_text(tmp_path, capsys):
+def test_uncovered_text(capsys, write_lines):
     doc = good(sentences=[{"start": 0, "end": 37, "events": []}])
-    status, out = run(capsys, str(write(tmp_path, doc)))
+    status, out = run(capsys, str(write_lines(doc)))
     assert status == 1
     assert "[syn-004] error: text 38-58 'وأعلن الجيش الحصيلة.' not covered by any sentence" in out
 
 
-def test_sentence_out_of_bounds(tmp_path, capsys):
+def test_sentence_out_of_bounds(capsys, write_lines):
     doc = good(sentences=[{"start": 0, "end": 37}, {"start": 38, "end": 99}])
-    status, out = run(capsys, str(write(tmp_path, doc)))
+    status, out = run(capsys, str(write_lines(doc)))
     assert status == 1
     assert "error: sentence 38-99: offsets out of bounds (text length 58)" in out
     assert "error: text 38-58 'وأعلن الجيش الحصيلة.' not covered by any sentence" in out
 
 
-def test_proclitic_warning_and_strict(tmp_path, capsys):
+def test_proclitic_warning_and_strict(capsys, write_lines):
     doc = good(text=TEXT[:38] + "والجيش أعلن الحصيلة.", entities=[{"start": 38, "end": 44, "label": "ACTOR"}])
     doc["sentences"][1]["end"] = len(doc["text"])
-    path = write(tmp_path, doc)
+    path = write_lines(doc)
     status, out = run(capsys, str(path))
     assert status == 0
     assert (
@@ -261,14 +249,14 @@ def test_proclitic_warning_and_strict(tmp_path, capsys):
     assert status == 1 and "FAILED" in out
 
 
-def test_proclitic_written_with_tatweel_is_a_warning(tmp_path, capsys):
+def test_proclitic_written_with_tatweel_is_a_warning(capsys, write_lines):
     text = "أشاد المتحدث لـأنصار الله."
     doc = good(
         text=text,
         entities=[{"start": 13, "end": 25, "label": "ACTOR"}],
         sentences=[{"start": 0, "end": len(text), "events": []}],
     )
-    status, out = run(capsys, str(write(tmp_path, doc)))
+    status, out = run(capsys, str(write_lines(doc)))
     assert status == 0
     assert (
         "warning: entity 13-25 'لـأنصار الله' ACTOR: starts with proclitic 'لـ'; "
@@ -281,8 +269,8 @@ def test_missing_path(tmp_path, capsys):
     assert status == 1 and "nope.jsonl error: no such file or directory" in out
 
 
-def test_api_report(tmp_path):
-    path = write(tmp_path, good(), "{")
+def test_api_report(write_lines):
+    path = write_lines(good(), "{")
     report = validate_paths([path])
     assert report.files == 1 and report.documents == 1
     assert [(i.level, i.line, i.doc_id) for i in report.issues] == [("error", 2, None)]
@@ -290,8 +278,8 @@ def test_api_report(tmp_path):
 
 
 @pytest.mark.parametrize("quiet", [True, False])
-def test_quiet_prints_summary_only(tmp_path, capsys, quiet):
-    path = write(tmp_path, "{")
+def test_quiet_prints_summary_only(capsys, quiet, write_lines):
+    path = write_lines("{")
     args = ["-q", str(path)] if quiet else [str(path)]
     status, out = run(capsys, *args)
     assert status == 1
@@ -317,6 +305,6 @@ def test_stats_counts_by_synthetic_and_real(corpus, corpus_path, capsys):
     assert "entities.WEAPON" in table and "events.DIPLOMACY" in table
 
 
-def test_stats_refuses_broken_corpus(tmp_path, capsys):
-    assert main(["stats", str(write(tmp_path, "{"))]) == 1
+def test_stats_refuses_broken_corpus(capsys, write_lines):
+    assert main(["stats", str(write_lines("{"))]) == 1
     assert "invalid JSON" in capsys.readouterr().err

@@ -28,13 +28,13 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
 from rasd.corpus import Document, Sentence, Span, check_offsets, is_int, short_repr
-from rasd.jsonl import MAX_DEPTH, RecordError, parse_line
+from rasd.jsonl import MAX_DEPTH, RecordError, decode_file, parse_line
 from rasd.schema import ENTITY_DEFINITIONS, ENTITY_LABELS, EVENT_DEFINITIONS, EVENT_TYPES
 from rasd.text import split_sentences
 
@@ -171,13 +171,12 @@ def _doc_id(data: dict[str, Any], task: dict[str, Any], index: int) -> str:
     return f"ls-{index:05d}"
 
 
-def task_to_document(task: Any, index: int = 0) -> Document:
-    """Read one task (ours or a Label Studio export) back into a :class:`Document`.
+_Fail = Callable[[str], LabelStudioError]
+_EventChoices = tuple[dict[str, Any], list[str]]  # (the ``choices`` result, its event types)
 
-    Raise :class:`LabelStudioError` for anything the corpus format forbids instead of writing it:
-    offsets that are not integers or not within ``0 <= start < end <= len(text)``, entity labels
-    not in the schema, event types not in the schema, results that are not objects.
-    """
+
+def _task_data(task: Any, index: int) -> dict[str, Any]:
+    """The ``data`` of a task, checked to be an object holding a string ``text``."""
     if not isinstance(task, dict):
         raise LabelStudioError(
             f"task #{index}: expected a JSON object, got {type(task).__name__}",
@@ -186,24 +185,41 @@ def task_to_document(task: Any, index: int = 0) -> Document:
     data = task.get("data")
     if not isinstance(data, dict) or not isinstance(data.get("text"), str):
         raise LabelStudioError(f"task #{index}: no data.text", "no data.text")
-    text = data["text"]
-    doc_id = _doc_id(data, task, index)
-    where = f"task #{index} [{doc_id}]"
+    return data
 
-    def fail(reason: str) -> LabelStudioError:
-        return LabelStudioError(f"{where}: {reason}", reason, doc_id)
 
+def _check_data_fields(data: dict[str, Any], fail: _Fail) -> None:
+    """Refuse a ``data.id``, ``data.source`` or ``data.synthetic`` of the wrong type."""
     if data.get("id") is not None and not (isinstance(data["id"], str) or is_int(data["id"])):
         raise fail(f"data.id must be a string or an integer, got {short_repr(data['id'])}")
-
     if not isinstance(data.get("source", ""), str):
         raise fail("data.source must be a string")
     if not isinstance(data.get("synthetic", False), bool):
         raise fail("data.synthetic must be true or false")
+
+
+def _entity_label(labels: list[str], start: int, end: int, where: str, fail: _Fail) -> str:
+    """The schema label of an entity region (the first one, with a warning when it has several)."""
+    if not labels:
+        raise fail(f"entity region {start}-{end} without a label")
+    if len(labels) > 1:
+        log.warning("%s: region %d-%d has labels %s; keeping %s", where, start, end, labels, labels[0])
+    if labels[0] not in ENTITY_LABELS:
+        raise fail(
+            f"entity region {start}-{end}: unknown label {short_repr(labels[0])} "
+            f"(known: {', '.join(ENTITY_LABELS)})"
+        )
+    return labels[0]
+
+
+def _read_results(
+    results: list[Any], text: str, where: str, fail: _Fail
+) -> tuple[list[Span], dict[str, Sentence], list[_EventChoices]]:
+    """The entities, sentence regions (by region id) and event choices of a task's results."""
     entities: list[Span] = []
     sentences: dict[str, Sentence] = {}
-    events: list[tuple[dict[str, Any], list[str]]] = []
-    for res in _pick_result(task, fail):
+    events: list[_EventChoices] = []
+    for res in results:
         if not isinstance(res, dict):
             raise fail(f"result must be an object, got {short_repr(res)}")
         kind, value, name = res.get("type"), res.get("value") or {}, res.get("from_name")
@@ -214,17 +230,8 @@ def task_to_document(task: Any, index: int = 0) -> Document:
             start, end = _offsets(text, value, fail)
             if name == SENTENCE_FROM:
                 sentences[str(res.get("id", f"_{start}"))] = Sentence(start, end, [])
-                continue
-            if not labels:
-                raise fail(f"entity region {start}-{end} without a label")
-            if len(labels) > 1:
-                log.warning("%s: region %d-%d has labels %s; keeping %s", where, start, end, labels, labels[0])
-            if labels[0] not in ENTITY_LABELS:
-                raise fail(
-                    f"entity region {start}-{end}: unknown label {short_repr(labels[0])} "
-                    f"(known: {', '.join(ENTITY_LABELS)})"
-                )
-            entities.append(Span(start, end, labels[0]))
+            else:
+                entities.append(Span(start, end, _entity_label(labels, start, end, where, fail)))
         elif kind == "choices" and name == EVENTS_FROM:
             types = _strings(value, "choices", fail)
             unknown = [t for t in types if t not in EVENT_TYPES]
@@ -233,6 +240,11 @@ def task_to_document(task: Any, index: int = 0) -> Document:
             events.append((res, types))
         else:
             log.warning("%s: ignoring result of type %r from %r", where, kind, name)
+    return entities, sentences, events
+
+
+def _attach_events(text: str, sentences: dict[str, Sentence], events: list[_EventChoices], fail: _Fail) -> None:
+    """Add each event choice's types to its sentence region (by region id, else by offsets)."""
     by_offsets = {(s.start, s.end): s for s in sentences.values()}
     for res, types in events:
         sent = sentences.get(str(res.get("id")))
@@ -242,6 +254,26 @@ def task_to_document(task: Any, index: int = 0) -> Document:
         if sent is None:
             raise fail(f"event choices {types} not attached to a sentence region")
         sent.events.extend(t for t in types if t not in sent.events)
+
+
+def task_to_document(task: Any, index: int = 0) -> Document:
+    """Read one task (ours or a Label Studio export) back into a :class:`Document`.
+
+    Raise :class:`LabelStudioError` for anything the corpus format forbids instead of writing it:
+    offsets that are not integers or not within ``0 <= start < end <= len(text)``, entity labels
+    not in the schema, event types not in the schema, results that are not objects.
+    """
+    data = _task_data(task, index)
+    text = data["text"]
+    doc_id = _doc_id(data, task, index)
+    where = f"task #{index} [{doc_id}]"
+
+    def fail(reason: str) -> LabelStudioError:
+        return LabelStudioError(f"{where}: {reason}", reason, doc_id)
+
+    _check_data_fields(data, fail)
+    entities, sentences, events = _read_results(_pick_result(task, fail), text, where, fail)
+    _attach_events(text, sentences, events, fail)
     ordered = sorted(sentences.values(), key=lambda s: (s.start, s.end))
     if not ordered:
         ordered = [Sentence(s, e, []) for s, e in split_sentences(text)]
@@ -302,14 +334,7 @@ def read_tasks(raw: bytes, name: str = "<tasks>") -> Iterator[tuple[int, Any]]:
     >>> [line for line, _ in read_tasks(b'[\\n {"data": {}},\\n {"data": {}}\\n]')]
     [2, 3]
     """
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line_start = raw.rfind(b"\n", 0, exc.start) + 1
-        line = raw.count(b"\n", 0, exc.start) + 1
-        raise RecordError(name, line, f"invalid UTF-8 at byte {exc.start - line_start}") from None
+    text = decode_file(raw, name)
 
     def skip(at: int) -> int:
         return _WS.match(text, at).end()
