@@ -101,18 +101,17 @@ def window_tokens(
 
 
 def first_subword_tags(tokens: Iterable[TokenPrediction]) -> list[TokenPrediction]:
-    """For models trained on first sub-words only: every later sub-word of a word takes the
-    first one's tag (``B-X`` → ``I-X``) and score."""
+    """For models trained on first sub-words only: a later sub-word of a word follows the sub-word
+    before it (``B-X`` → ``I-X``, same score), unless it is predicted ``B-X`` itself — training
+    labels a continuation sub-word exactly when a span begins on it
+    (:func:`rasd.training.alignment.tags_to_ids`), so the decoder keeps that rule too."""
     out: list[TokenPrediction] = []
-    first: TokenPrediction | None = None
     for tok in sorted(tokens, key=lambda t: (t.start, t.end)):
-        if first is not None and tok.word >= 0 and tok.word == first.word:
-            tag = "I-" + first.tag[2:] if first.tag[:2] in ("B-", "I-") else first.tag
-            out.append(
-                TokenPrediction(tok.start, tok.end, tok.sentence, tag, first.score, tok.window, tok.word)
-            )
+        prev = out[-1] if out else None
+        if prev is not None and tok.word >= 0 and tok.word == prev.word and not tok.tag.startswith("B-"):
+            tag = "I-" + prev.tag[2:] if prev.tag[:2] in ("B-", "I-") else prev.tag
+            out.append(TokenPrediction(tok.start, tok.end, tok.sentence, tag, prev.score, tok.window, tok.word))
         else:
-            first = tok
             out.append(tok)
     return out
 
@@ -123,8 +122,11 @@ def bio_spans(tokens: Iterable[TokenPrediction]) -> list[_Span]:
     cur: _Span | None = None
     prev: TokenPrediction | None = None
     for tok in sorted(tokens, key=lambda t: (t.start, t.end)):
-        if prev is not None and tok.start < prev.end:
-            continue  # the same text covered twice (overlapping chunks without ownership)
+        if prev is not None and (tok.start, tok.end) == (prev.start, prev.end):
+            continue  # the same token twice (overlapping chunks without ownership)
+        # A token that only overlaps the one before is a different piece: sentencepiece's lone
+        # «▁» word marker is given the offsets of the word's first letter, (s, s+1), and the
+        # word's first real piece (s, e) must not be dropped for it.
         prefix, _, label = tok.tag.partition("-")
         if prefix not in ("B", "I") or not label:
             cur = None

@@ -180,6 +180,21 @@ def test_first_subword_tags():
     assert [(t.tag, t.score) for t in out] == [("B-ACTOR", 0.8), ("I-ACTOR", 0.8), ("O", 0.9)]
 
 
+def test_first_subword_tags_keep_a_span_that_begins_mid_word():
+    """As in training (tags_to_ids labels a continuation sub-word when a span begins on it): a
+    sentencepiece word «▁|باك|ستان» whose marker token is O and whose first letters are B-LOC
+    decodes to the span, not to O copied from the marker."""
+    toks = [
+        TokenPrediction(0, 1, 0, "O", 1.0, 0, word=0),  # the standalone «▁» piece, offsets on the first letter
+        TokenPrediction(0, 3, 0, "B-LOC", 0.9, 0, word=0),
+        TokenPrediction(3, 7, 0, "B-LOC", 0.6, 0, word=0),  # untrained continuation: follows the one before
+        TokenPrediction(8, 10, 0, "I-LOC", 0.7, 0, word=1),
+    ]
+    out = first_subword_tags(toks)
+    assert [t.tag for t in out] == ["O", "B-LOC", "B-LOC", "I-LOC"]
+    assert [(s.start, s.end, s.label) for s in bio_spans(out)] == [(0, 10, "LOC")]  # the marker does not hide it
+
+
 def test_bio_spans_ignores_duplicated_tokens():
     toks = [TokenPrediction(0, 3, 0, "B-TIME", 0.9, 0), TokenPrediction(0, 3, 0, "B-TIME", 0.9, 1)]
     assert len(bio_spans(toks)) == 1
