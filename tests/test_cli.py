@@ -239,3 +239,20 @@ def test_converters_write_to_stdout(corpus_path, tmp_path, capsys, monkeypatch):
 def test_write_jsonl_to_dash_is_stdout(capsys, corpus):
     assert write_jsonl(corpus[:2], "-") == 2
     assert [json.loads(line)["id"] for line in capsys.readouterr().out.splitlines()] == [d.id for d in corpus[:2]]
+
+
+def test_more_folds_than_documents_is_one_line_status_2(tmp_path, corpus_path, capsys):
+    config = tmp_path / "c.yaml"
+    config.write_text(f"data: {{train_files: ['{corpus_path}']}}\n")
+    out = tmp_path / "cv"
+    assert main(["train", "--config", str(config), "--output", str(out), "--cv", "9"]) == EXIT_USAGE
+    assert one_error_line(capsys) == "--cv 9: k must be between 2 and the number of documents (4), got 9"
+    assert not (out / "fold-0").exists()  # said before any fold trains
+    assert main(["train", "--config", str(config), "--output", str(out), "--cv", "3", "--cv-test", "real"]) == EXIT_USAGE
+    assert "number of real documents (2)" in one_error_line(capsys)
+
+
+def test_stats_on_a_folder_without_documents_is_status_1(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert main(["stats", str(tmp_path / "empty")]) == EXIT_DATA
+    assert one_error_line(capsys).startswith(f"no documents in {tmp_path / 'empty'}")

@@ -73,7 +73,11 @@ def run_train(args: argparse.Namespace) -> int:
     if args.cv:
         from rasd.training.cv import cross_validate, format_cv
 
-        print(format_cv(cross_validate(cfg, args.cv, args.cv_test)))
+        try:
+            result = cross_validate(cfg, args.cv, args.cv_test)
+        except ValueError as exc:  # more folds than documents: said before any fold trains
+            raise RasdError(f"--cv {args.cv}: {exc}") from exc
+        print(format_cv(result))
         return EXIT_OK
     from rasd.training.evaluate import format_table
     from rasd.training.trainer import train

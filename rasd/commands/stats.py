@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from rasd.cli import EXIT_DATA, RasdError
 from rasd.corpus import load_documents
 from rasd.stats import corpus_stats, format_stats
 
@@ -18,6 +19,8 @@ def add_parser(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     docs = load_documents(args.paths)  # a bad record: rasd.cli.main reports it (status 1)
+    if not docs:  # an empty folder or files with no records: say so, as `rasd validate` does
+        raise RasdError(f"no documents in {', '.join(args.paths)} (no *.jsonl records found)", EXIT_DATA)
     stats = corpus_stats(docs)
     if args.json:
         print(json.dumps(stats, ensure_ascii=False, indent=2))
