@@ -34,7 +34,7 @@ from typing import IO, Any
 
 from rasd.cli import RasdError
 from rasd.jsonl import RecordError, read_jsonl
-from rasd.text import sentence_bounds
+from rasd.text import given_sentence_bounds
 
 logger = logging.getLogger(__name__)
 
@@ -174,23 +174,6 @@ def _too_long(obj: dict[str, Any], max_chars: int) -> str | None:
     return None
 
 
-def _given_sentences(text: str, given: Any) -> list[Any] | None | str:
-    """The sentence boundaries to tag with (None: the splitter), or why ``given`` is not usable."""
-    if given is None or (isinstance(given, list) and not given):
-        return None
-    bad = "field 'sentences' must be a list of [start, end] pairs or {start, end} objects"
-    if not isinstance(given, list):
-        return bad
-    try:
-        bounds = sentence_bounds(text, given)
-    except (TypeError, KeyError, ValueError, IndexError, AttributeError, OverflowError):
-        return bad
-    for k, (a, b) in enumerate(bounds):
-        if not 0 <= a < b <= len(text):
-            return f"sentence {k} [{a}, {b}) is not inside the text ({len(text)} characters)"
-    return [list(b) for b in bounds]
-
-
 def _auto_id(src: InputFile, line: int) -> str:
     return f"{'<stdin>' if src.path is None else Path(src.name).stem}:{line}"
 
@@ -210,9 +193,11 @@ def _article(obj: Any, src: InputFile, lineno: int, max_chars: int) -> InputArti
         return RecordError(*where, f"field 'text' must be a string, got {type(text).__name__}", doc_id)
     if (reason := _too_long(obj, max_chars)) is not None:
         return RecordError(*where, reason, doc_id)
-    sentences = _given_sentences(text, obj.get("sentences"))
-    if isinstance(sentences, str):
-        return RecordError(*where, sentences, doc_id)
+    try:
+        given = given_sentence_bounds(text, obj.get("sentences"))
+    except ValueError as exc:
+        return RecordError(*where, str(exc), doc_id)
+    sentences = None if given is None else [list(b) for b in given]
     extra = {k: v for k, v in obj.items() if k not in ("id", "text")}
     return InputArticle(src.label, lineno, doc_id, text, extra, src.name, None if auto else raw_id, sentences)
 

@@ -62,7 +62,7 @@ from rasd.inference.loading import (
 from rasd.inference.records import derive_records
 from rasd.inference.types import TaggedDocument, TaggedSentence
 from rasd.modeling import RasdMeta, RasdModel
-from rasd.text import is_arabic, sentence_bounds
+from rasd.text import given_sentence_bounds, is_arabic, sentence_bounds
 from rasd.windows import Window, encode_document
 
 logger = logging.getLogger(__name__)
@@ -97,15 +97,10 @@ def _coerce(item: Any, index: int) -> _Doc:
     doc_id = item.get("id")
     extra = {k: v for k, v in item.items() if k not in ("id", "text", "sentences")}
     doc = _Doc(str(index) if doc_id is None else str(doc_id), text, extra)
-    given = item.get("sentences")
-    if given:  # an empty list or null: the splitter, as for a string
-        try:
-            doc.given_sentences = sentence_bounds(text, given)
-        except (TypeError, KeyError, ValueError, IndexError) as exc:
-            raise ValueError(f"input {index}: 'sentences' must be [start, end] pairs or {{start, end}} objects") from exc
-        for k, (a, b) in enumerate(doc.given_sentences):
-            if not 0 <= a < b <= len(text):
-                raise ValueError(f"input {index}: sentence {k} [{a}, {b}) is not inside the text ({len(text)} characters)")
+    try:
+        doc.given_sentences = given_sentence_bounds(text, item.get("sentences"))
+    except ValueError as exc:
+        raise ValueError(f"input {index}: {exc}") from None
     return doc
 
 

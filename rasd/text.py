@@ -141,6 +141,31 @@ def sentence_bounds(text: str, sentences: Sequence[Any] | None = None) -> list[t
     return pairs
 
 
+def given_sentence_bounds(text: str, given: Any) -> list[tuple[int, int]] | None:
+    """Sentence boundaries an input supplies (a ``sentences`` field), checked against ``text``;
+    ``None`` (or an empty list) means "use the splitter". Raises ``ValueError`` with the reason.
+
+    >>> given_sentence_bounds("قال المسؤول.", [[0, 12]])
+    [(0, 12)]
+    >>> given_sentence_bounds("قال المسؤول.", [[5, 2]])
+    Traceback (most recent call last):
+    ValueError: sentence 0 [5, 2) is not inside the text (12 characters)
+    """
+    if given is None or (isinstance(given, list) and not given):
+        return None
+    bad = "field 'sentences' must be a list of [start, end] pairs or {start, end} objects"
+    if not isinstance(given, list):
+        raise ValueError(bad)
+    try:
+        bounds = sentence_bounds(text, given)
+    except (TypeError, KeyError, ValueError, IndexError, AttributeError, OverflowError):
+        raise ValueError(bad) from None
+    for k, (a, b) in enumerate(bounds):
+        if not 0 <= a < b <= len(text):
+            raise ValueError(f"sentence {k} [{a}, {b}) is not inside the text ({len(text)} characters)")
+    return bounds
+
+
 # --- normalisation with an offset map -------------------------------------------------
 
 _DIACRITICS = re.compile(r"[\u0610-\u061A\u064B-\u065F\u0670\u06D6-\u06ED]")
